@@ -1,0 +1,174 @@
+"""The `nnc` command.
+
+    nnc FILE.nn [options]        summary of every model in the file
+    nnc check FILE.nn            diagnostics and the answer-key summary only
+    nnc explain CODE             what a diagnostic code means
+
+Exit status: 0 compiled (warnings allowed), 1 the file has errors, 2 the
+command line was wrong or a file could not be read, 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .diagnostics import CODES, render as render_diagnostic
+
+FORMATS = ("text", "json", "markdown", "csv")
+CONVENTIONS = ("keras", "pytorch", "textbook")
+DTYPES = ("float16", "bfloat16", "float32", "float64", "int8")
+
+
+class _DefaultGroup(click.Group):
+    """`nnc FILE ...` means `nnc summary FILE ...`."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["summary", *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage("nnc", "FILE.nn [OPTIONS] | COMMAND [ARGS]...")
+
+
+@click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nnc")
+def cli():
+    """nnc: shapes, parameters, MACs and memory of neural networks written in .nn."""
+
+
+def _report_options(function):
+    options = [
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                     help="Output format."),
+        click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True,
+                     help="Counting rules where frameworks differ (recurrent biases, batch-norm statistics)."),
+        click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
+                     help="Data type of the parameters, for memory figures."),
+        click.option("--units", type=click.Choice(["si", "iec"]), default="si", show_default=True,
+                     help="si: MB = 10^6 bytes; iec: MiB = 2^20 bytes."),
+        click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size shown in shapes."),
+        click.option("--depth", type=click.IntRange(min=0), default=None,
+                     help="Fold blocks deeper than N into one row each."),
+        click.option("--explain", is_flag=True, help="Show the formula behind every number."),
+        click.option("--ascii", "ascii_only", is_flag=True, help="ASCII table borders instead of box drawing."),
+        click.option("--werror", is_flag=True, help="Treat warnings as errors."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+                     help="Write the report to this file (atomically) instead of standard output."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _compile(path: str, convention: str):
+    from .driver import compile_path
+
+    try:
+        return compile_path(path, convention)
+    except OSError as error:
+        click.echo(f"nnc: error: cannot read {path}: {error.strerror or error}", err=True)
+        sys.exit(2)
+
+
+def _print_diagnostics(compilation, werror: bool) -> bool:
+    """Print every diagnostic to standard error; True when the file must fail."""
+    failed = compilation.diagnostics.has_errors or compilation.program is None
+    for diagnostic in compilation.diagnostics:
+        if werror and diagnostic.severity == "warning":
+            failed = True
+        click.echo(render_diagnostic(diagnostic, compilation.source), err=True)
+    return failed
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@cli.command(hidden=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_report_options
+def summary(file, fmt, convention, dtype, units, batch, depth, explain, ascii_only, werror, output):
+    """Summary table of every model in FILE."""
+    from .report import Options
+
+    compilation = _compile(file, convention)
+    failed = _print_diagnostics(compilation, werror)
+    options = Options(convention=convention, dtype=dtype, units=units, batch=batch, depth=depth, explain=explain)
+    if fmt == "json":
+        from .emit import json as emit_json
+
+        text = emit_json.render(compilation.program, compilation.diagnostics, options, compilation.source.name)
+        if failed and output is not None:
+            sys.exit(1)
+        _write(text, output)
+        sys.exit(1 if failed else 0)
+    if failed:
+        sys.exit(1)
+    if fmt == "text":
+        from .emit import text as emit_text
+
+        _write(emit_text.render(compilation.program, options, ascii_only), output)
+    else:
+        from .emit import tables
+
+        _write(tables.render(compilation.program, options, fmt), output)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True)
+@click.option("--werror", is_flag=True, help="Treat warnings as errors.")
+def check(file, convention, werror):
+    """Compile FILE and report diagnostics and its expectations (answer key) only."""
+    from .expectations import summary_line
+
+    compilation = _compile(file, convention)
+    failed = _print_diagnostics(compilation, werror)
+    click.echo(summary_line(compilation))
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("code")
+def explain(code):
+    """What diagnostic CODE (e.g. E302) means."""
+    from .diagnostics import explain_code
+
+    text = explain_code(code.upper())
+    if text is None:
+        click.echo(f"nnc: error: no diagnostic code {code!r}; codes: {', '.join(CODES)}", err=True)
+        sys.exit(2)
+    click.echo(text)
+
+
+def main(argv=None) -> None:
+    """Entry point: never shows a traceback."""
+    try:
+        cli.main(args=argv, prog_name="nnc", standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("nnc: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence
+        where = f"{type(error).__name__}: {error}"[:300]
+        click.echo(f"nnc: internal error [E900] ({where}); please report this bug with the input file", err=True)
+        sys.exit(3)

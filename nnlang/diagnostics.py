@@ -1,0 +1,179 @@
+"""Diagnostics: stable codes, located messages and their rendering.
+
+Every problem nnc reports is a :class:`Diagnostic` with a code from
+:data:`CODES`. Passes collect diagnostics in a :class:`DiagnosticBag` and keep
+going, so one run shows every error of a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+import attrs
+
+from .source import NOWHERE, Source, Span
+
+ERROR = "error"
+WARNING = "warning"
+NOTE = "note"
+
+
+@attrs.frozen
+class Code:
+    code: str
+    severity: str
+    title: str
+
+
+def _codes(*rows: tuple[str, str, str]) -> dict[str, Code]:
+    return {code: Code(code, severity, title) for code, severity, title in rows}
+
+
+#: Every diagnostic nnc can report. Codes are stable: never renumber one.
+CODES: dict[str, Code] = _codes(
+    # Reading and parsing
+    ("E001", ERROR, "syntax error"),
+    ("E002", ERROR, "unexpected character"),
+    ("E003", ERROR, "unexpected end of file"),
+    ("E004", ERROR, "file is not valid UTF-8 text"),
+    ("E005", ERROR, "number out of range"),
+    # Names, arguments and options
+    ("E101", ERROR, "unknown layer kind or block"),
+    ("E102", ERROR, "unknown option"),
+    ("E103", ERROR, "wrong number of positional arguments"),
+    ("E104", ERROR, "invalid option or argument value"),
+    ("E105", ERROR, "option given twice"),
+    ("E106", ERROR, "name defined twice"),
+    ("E107", ERROR, "unknown model"),
+    ("E108", ERROR, "block arguments do not match its parameters"),
+    ("E109", ERROR, "block calls itself"),
+    ("E110", ERROR, "unknown name in an expression"),
+    ("E111", ERROR, "division by zero"),
+    ("E112", ERROR, "network too large"),
+    ("E113", ERROR, "model has no input"),
+    ("E114", ERROR, "misplaced input statement"),
+    ("E115", ERROR, "block name shadows a layer kind"),
+    # Shapes
+    ("E201", ERROR, "layer does not accept an input of this rank"),
+    ("E202", ERROR, "output size is zero or negative"),
+    ("E203", ERROR, "invalid size"),
+    ("E204", ERROR, "branches do not agree"),
+    ("E205", ERROR, "dimension must be known"),
+    ("E206", ERROR, "shapes do not match"),
+    # Expectations (answer keys)
+    ("E301", ERROR, "output shape differs from the expectation"),
+    ("E302", ERROR, "parameter count differs from the expectation"),
+    ("E303", ERROR, "MAC count differs from the expectation"),
+    ("E304", ERROR, "unknown expectation"),
+    # Warnings: consistency of padding, stride and structure
+    ("W201", WARNING, "stride does not divide the padded input: rows or columns are dropped"),
+    ("W202", WARNING, "'same' padding is asymmetric"),
+    ("W203", WARNING, "pooling stride larger than its window: inputs never read"),
+    ("W204", WARNING, "padding of half the kernel or more"),
+    ("W205", WARNING, "output collapses to 1x1"),
+    ("W301", WARNING, "recurrent layer receives no sequence"),
+    ("W302", NOTE, "dense layer acts on the last axis"),
+    ("W303", WARNING, "softmax before the last layer"),
+    ("W304", NOTE, "MACs counted per time step"),
+    # Internal
+    ("E900", ERROR, "internal compiler error"),
+)
+
+
+@attrs.frozen
+class Diagnostic:
+    code: str
+    message: str
+    span: Span = NOWHERE
+    notes: tuple[str, ...] = ()
+    severity: str = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.severity is None:
+            object.__setattr__(self, "severity", CODES[self.code].severity)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def to_json(self) -> dict:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "line": self.span.line or None,
+            "column": self.span.column or None,
+            "end_line": self.span.end_line or None,
+            "end_column": self.span.end_column or None,
+            "notes": list(self.notes),
+        }
+
+
+class DiagnosticBag:
+    """Collects diagnostics in the order they are found."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def add(self, code: str, message: str, span: Span = NOWHERE, *notes: str) -> Diagnostic:
+        diagnostic = Diagnostic(code, message, span, tuple(n for n in notes if n))
+        self.items.append(diagnostic)
+        return diagnostic
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.items.extend(diagnostics)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """'did you mean ...?' for the closest candidate, or an empty string."""
+    lowered = {c.lower(): c for c in candidates}
+    matches = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"did you mean '{lowered[matches[0]]}'?" if matches else ""
+
+
+def render(diagnostic: Diagnostic, source: Source) -> str:
+    """`file:line:col: severity[CODE]: message`, the source line and a caret."""
+    span = diagnostic.span
+    if not span.line:
+        head = f"{source.name}: {diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}"
+        return "\n".join([head] + [f"  = {n}" for n in diagnostic.notes])
+    head = f"{source.name}:{span.line}:{span.column}: {diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}"
+    text = source.line_text(span.line).expandtabs(1)
+    if len(text) > 200:  # keep the gutter readable for very long lines
+        start = max(0, span.column - 60)
+        text = ("..." if start else "") + text[start : start + 160] + "..."
+        column = span.column - start + (3 if start else 0)
+    else:
+        column = span.column
+    width = 1
+    if span.end_line == span.line and span.end_column > span.column:
+        width = span.end_column - span.column
+    width = max(1, min(width, max(1, len(text) - column + 1)))
+    gutter = " " * len(str(span.line))
+    lines = [
+        head,
+        f"{gutter} |",
+        f"{span.line} | {text}",
+        f"{gutter} | {' ' * (column - 1)}{'^' * width}",
+    ]
+    lines += [f"{gutter} = {note}" for note in diagnostic.notes]
+    return "\n".join(lines)
+
+
+def explain_code(code: str) -> str | None:
+    """The documentation of a diagnostic code, for `nnc explain`."""
+    entry = CODES.get(code)
+    if entry is None:
+        return None
+    return f"{entry.code} ({entry.severity}): {entry.title}"

@@ -1,0 +1,60 @@
+"""Compile a source text end to end: parse, then expand and infer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import attrs
+
+from . import ir
+from .diagnostics import DiagnosticBag
+from .source import Source, Span
+
+
+@attrs.define
+class Compilation:
+    source: Source
+    program: Optional[ir.Program]
+    diagnostics: DiagnosticBag
+
+    @property
+    def ok(self) -> bool:
+        return self.program is not None and not self.diagnostics.has_errors
+
+
+def decode(data: bytes, name: str, bag: DiagnosticBag) -> Optional[Source]:
+    """Text of a file, or None (with a located E004) when it is not UTF-8."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        before = data[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        bag.add("E004", f"byte 0x{data[error.start]:02x} at offset {error.start} is not valid UTF-8",
+                Span(line, column, line, column + 1), "save the file as UTF-8")
+        return None
+    return Source(text, name)
+
+
+def compile_source(source: Source, convention: str = "keras") -> Compilation:
+    from .compiler import compile_file
+    from .parser import parse
+
+    bag = DiagnosticBag()
+    tree = parse(source, bag)
+    program = compile_file(tree, bag, convention) if tree is not None else None
+    return Compilation(source, program, bag)
+
+
+def compile_text(text: str, name: str = "<input>", convention: str = "keras") -> Compilation:
+    return compile_source(Source(text, name), convention)
+
+
+def compile_path(path: str | Path, convention: str = "keras") -> Compilation:
+    path = Path(path)
+    bag = DiagnosticBag()
+    source = decode(path.read_bytes(), str(path), bag)
+    if source is None:
+        return Compilation(Source("", str(path)), None, bag)
+    return compile_source(source, convention)

@@ -1,0 +1,1 @@
+"""Back ends: one module per output format, all reading :mod:`nnlang.report`."""

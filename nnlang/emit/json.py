@@ -1,0 +1,100 @@
+"""The JSON report (keys fixed by the language contract; more keys are added)."""
+
+from __future__ import annotations
+
+import json
+
+from .. import ir
+from ..report import Memory, Options
+
+
+def _shape(shape):
+    return None if shape is None else list(shape)
+
+
+def layer_json(node: ir.LayerNode) -> dict:
+    data = {
+        "name": node.name,
+        "type": node.kind,
+        "path": list(node.path),
+        "output_shape": _shape(node.output_shape),
+        "params": node.params,
+        "trainable_params": node.trainable.value,
+        "non_trainable_params": node.non_trainable.value,
+        "macs": node.macs.value,
+        "pool_ops": node.pool_ops.value,
+        "line": node.span.line if node.span else None,
+    }
+    for key in ("kernel", "stride", "padding", "activation"):
+        value = getattr(node, key)
+        if value:
+            data[key] = value
+    formulas = {}
+    if not node.trainable.is_literal:
+        formulas["trainable_params"] = node.trainable.text
+    if not node.non_trainable.is_literal:
+        formulas["non_trainable_params"] = node.non_trainable.text
+    if not node.macs.is_literal:
+        formulas["macs"] = node.macs.text
+    if node.dims and any(d is not None and not d.is_literal for d in node.dims):
+        formulas["output_shape"] = [None if d is None else d.text for d in node.dims]
+    if formulas:
+        data["formulas"] = formulas
+    return data
+
+
+def _totals(totals: ir.Totals) -> dict:
+    return {
+        "params": totals.params,
+        "trainable_params": totals.trainable,
+        "non_trainable_params": totals.non_trainable,
+        "macs": totals.macs,
+        "pool_ops": totals.pool_ops,
+    }
+
+
+def group_json(group: ir.Group) -> dict:
+    data = {
+        "name": group.name,
+        "kind": group.kind,
+        "path": list(group.path[:-1]),
+        "output_shape": _shape(group.output_shape),
+        **_totals(group.totals()),
+        "line": group.span.line if group.span else None,
+    }
+    if group.kind == "block":
+        data["block"] = group.block
+    branches = [c for c in group.children if isinstance(c, ir.Group) and c.kind == "branch"]
+    if branches:
+        data["branches"] = [
+            {"name": b.name, "output_shape": _shape(b.output_shape), **_totals(b.totals())} for b in branches
+        ]
+    return data
+
+
+def model_json(model: ir.Model, options: Options) -> dict:
+    totals = model.totals()
+    data = {
+        "name": model.name,
+        "ok": model.ok,
+        "input_shape": _shape(model.input_shape),
+        "output_shape": _shape(model.output_shape),
+        "layers": [layer_json(n) for n in model.layers],
+        "totals": _totals(totals),
+        "blocks": [group_json(g) for g in model.groups() if g.kind != "branch"],
+    }
+    memory = Memory(totals.params, options.dtype, options.units)
+    data["totals"]["param_bytes"] = memory.bytes
+    data["memory"] = {"dtype": options.dtype, "units": memory.unit, "params": round(memory.scaled, 6)}
+    return data
+
+
+def render(program, diagnostics, options: Options, source_name: str) -> str:
+    document = {
+        "file": source_name,
+        "convention": options.convention,
+        "models": [model_json(m, options) for m in program.models] if program else [],
+        "comparisons": [list(c.names) for c in program.comparisons] if program else [],
+        "diagnostics": [dict(d.to_json(), file=source_name) for d in diagnostics],
+    }
+    return json.dumps(document, indent=2) + "\n"

@@ -1,0 +1,115 @@
+"""Numbers that remember the arithmetic that produced them.
+
+A layer kind computes its parameter count, MACs and output sizes with
+:class:`F` values; the report shows ``F.text`` next to ``F.value``, so the
+formula a student reads is the one that computed the number, not a copy.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+_ATOM, _PRODUCT, _SUM = 3, 2, 1
+
+
+class F:
+    """An integer with the expression text that computed it."""
+
+    __slots__ = ("value", "text", "_prec")
+
+    def __init__(self, value: int, text: str | None = None, prec: int = _ATOM):
+        self.value = value
+        self.text = str(value) if text is None else text
+        self._prec = prec
+
+    # construction -----------------------------------------------------------
+    @staticmethod
+    def of(value: Union["F", int]) -> "F":
+        return value if isinstance(value, F) else F(value)
+
+    def _wrap(self, prec: int) -> str:
+        return f"({self.text})" if self._prec < prec else self.text
+
+    def __mul__(self, other):
+        other = F.of(other)
+        return F(self.value * other.value, f"{self._wrap(_PRODUCT)}*{other._wrap(_PRODUCT)}", _PRODUCT)
+
+    __rmul__ = lambda self, other: F.of(other) * self  # noqa: E731
+
+    def __add__(self, other):
+        other = F.of(other)
+        return F(self.value + other.value, f"{self.text} + {other._wrap(_PRODUCT)}", _SUM)
+
+    __radd__ = lambda self, other: F.of(other) + self  # noqa: E731
+
+    def __sub__(self, other):
+        other = F.of(other)
+        return F(self.value - other.value, f"{self.text} - {other._wrap(_PRODUCT)}", _SUM)
+
+    def __rsub__(self, other):
+        return F.of(other) - self
+
+    def floordiv(self, other) -> "F":
+        """floor(a/b); shown as a plain division when it is exact."""
+        other = F.of(other)
+        value = self.value // other.value
+        if other.value == 1:
+            return F(value, self.text, self._prec)
+        inner = f"{self._wrap(_PRODUCT)}/{other._wrap(_ATOM)}"
+        if self.value % other.value == 0:
+            return F(value, inner, _PRODUCT)
+        return F(value, f"floor({inner})", _ATOM)
+
+    def ceildiv(self, other) -> "F":
+        other = F.of(other)
+        value = -(-self.value // other.value)
+        if other.value == 1:
+            return F(value, self.text, self._prec)
+        inner = f"{self._wrap(_PRODUCT)}/{other._wrap(_ATOM)}"
+        if self.value % other.value == 0:
+            return F(value, inner, _PRODUCT)
+        return F(value, f"ceil({inner})", _ATOM)
+
+    def named(self, text: str) -> "F":
+        """The same value, shown as `text` (e.g. a sub-total's name)."""
+        return F(self.value, text, _ATOM)
+
+    # presentation -----------------------------------------------------------
+    @property
+    def is_literal(self) -> bool:
+        return self.text == str(self.value)
+
+    def worked(self) -> str:
+        """'5*5*3*32 + 32 = 2,432', or just the number when there is nothing to show."""
+        if self.is_literal:
+            return f"{self.value:,}"
+        return f"{self.text} = {self.value:,}"
+
+    def __repr__(self) -> str:
+        return f"F({self.value}, {self.text!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, F) and other.value == self.value and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.text))
+
+
+ZERO = F(0)
+
+
+def total(terms) -> F:
+    """The sum of terms, skipping zeros; ZERO when there is nothing."""
+    result = None
+    for term in terms:
+        if term.value == 0 and term.is_literal:
+            continue
+        result = term if result is None else result + term
+    return result if result is not None else ZERO
+
+
+def product(factors) -> F:
+    result = None
+    for factor in factors:
+        result = F.of(factor) if result is None else result * factor
+    return result if result is not None else F(1)

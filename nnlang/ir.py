@@ -1,0 +1,139 @@
+"""The compiled model: a graph of layers with shapes and costs, grouped into blocks and branches."""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import attrs
+
+from .formula import ZERO, F
+from .source import Span
+
+Shape = tuple  # of Optional[int], batch left out
+
+
+@attrs.define(slots=True, eq=False)
+class LayerNode:
+    index: int
+    name: str
+    kind: str  # canonical kind
+    family: str
+    path: tuple  # enclosing block and branch names, outermost first
+    inputs: tuple  # indices of the layers feeding this one; -1 is the model input
+    input_shape: Optional[Shape]
+    output_shape: Optional[Shape]  # None when an error upstream left it unknown
+    trainable: F = ZERO
+    non_trainable: F = ZERO
+    macs: F = ZERO
+    pool_ops: F = ZERO
+    kernel: str = ""
+    stride: str = ""
+    padding: str = ""
+    activation: str = ""
+    dims: tuple = ()
+    args: dict = attrs.Factory(dict)  # resolved hyper-parameters, for exports and diagrams
+    span: Span = attrs.field(default=None)
+    label: Optional[str] = None
+
+    @property
+    def params(self) -> int:
+        return self.trainable.value + self.non_trainable.value
+
+
+@attrs.define(slots=True, eq=False)
+class Group:
+    """A block call, a branch, a labelled join or repeat, or the model itself."""
+
+    name: str
+    kind: str  # model | block | branch | concat | add | repeat
+    path: tuple  # the group's own path (its ancestors' names and its own)
+    span: Optional[Span]
+    block: Optional[str] = None  # the block definition's name, for block calls
+    children: list = attrs.Factory(list)  # LayerNode | Group, in execution order
+    output_shape: Optional[Shape] = None
+
+    def layers(self):
+        """Every layer inside, in execution order."""
+        for child in self.children:
+            if isinstance(child, Group):
+                yield from child.layers()
+            else:
+                yield child
+
+    def totals(self) -> "Totals":
+        totals = Totals()
+        for layer in self.layers():
+            totals.add(layer)
+        return totals
+
+    @property
+    def depth(self) -> int:
+        return len(self.path)
+
+
+@attrs.define(slots=True)
+class Totals:
+    trainable: int = 0
+    non_trainable: int = 0
+    macs: int = 0
+    pool_ops: int = 0
+    layers: int = 0
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.non_trainable
+
+    def add(self, layer: LayerNode) -> None:
+        self.trainable += layer.trainable.value
+        self.non_trainable += layer.non_trainable.value
+        self.macs += layer.macs.value
+        self.pool_ops += layer.pool_ops.value
+        self.layers += 1
+
+
+@attrs.define(slots=True, eq=False)
+class Model:
+    name: str
+    span: Span
+    input_shape: Optional[Shape] = None
+    layers: list = attrs.Factory(list)  # LayerNode, in execution order
+    root: Group = None
+    ok: bool = True  # False when an error left shapes unknown
+
+    @property
+    def output_shape(self) -> Optional[Shape]:
+        return self.root.output_shape if self.root else None
+
+    def totals(self) -> Totals:
+        return self.root.totals()
+
+    def groups(self):
+        """Every group (block call, branch, labelled join) below the model, depth first."""
+        def walk(group):
+            for child in group.children:
+                if isinstance(child, Group):
+                    yield child
+                    yield from walk(child)
+        return walk(self.root)
+
+
+Node = Union[LayerNode, Group]
+
+
+@attrs.define(slots=True)
+class Comparison:
+    names: tuple
+    span: Span
+
+
+@attrs.define(slots=True)
+class Program:
+    """Everything compiled from one file."""
+
+    models: list = attrs.Factory(list)
+    comparisons: list = attrs.Factory(list)
+    convention: str = "keras"
+    expectations_checked: int = 0  # `->` shapes and counts compared with what was computed
+
+    def model(self, name: str) -> Optional[Model]:
+        return next((m for m in self.models if m.name == name), None)

@@ -1,0 +1,248 @@
+"""What every layer kind is made of: argument specs, the result of inference, geometry helpers."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import attrs
+
+from ..formula import ZERO, F
+
+Shape = tuple  # of Optional[int]; the batch dimension is left out, channels last
+
+#: Trailing activation words accepted after a layer (and by `activation NAME`).
+ACTIVATIONS = (
+    "relu", "tanh", "sigmoid", "softmax", "linear", "elu", "selu", "gelu", "swish", "silu",
+    "softplus", "softsign", "leaky_relu", "relu6", "hard_sigmoid", "hard_swish", "mish",
+    "exponential", "log_softmax",
+)
+
+BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False}
+
+
+@attrs.frozen
+class Arg:
+    """A positional argument or a `key=value` option of a layer kind.
+
+    kinds of value: count (a positive integer), int, dims (an integer or a shape
+    with one entry per spatial axis), pad (valid|same|N|HxW), bool, rate (a
+    number in [0, 1)), word (one of `choices`), shape (a target shape).
+    """
+
+    name: str
+    type: str
+    default: object = None
+    doc: str = ""
+    choices: tuple = ()
+    aliases: tuple = ()
+    required: bool = False
+
+
+class Args(dict):
+    """Resolved arguments of one layer statement: `a.k`, `a.filters`."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@attrs.define
+class Result:
+    """What a layer kind infers for one input."""
+
+    shape: Shape
+    trainable: F = ZERO
+    non_trainable: F = ZERO
+    macs: F = ZERO
+    pool_ops: F = ZERO
+    kernel: str = ""
+    stride: str = ""
+    padding: str = ""
+    dims: tuple = ()  # F (or None) per output dimension whose size was computed
+    notes: tuple = ()
+
+
+class Context:
+    """What a kind may ask of the compiler while inferring: the convention and diagnostics."""
+
+    def __init__(self, convention: str, report: Callable[..., None]):
+        self.convention = convention
+        self._report = report
+
+    def error(self, code: str, message: str, where: Optional[str] = None, *notes: str) -> None:
+        self._report(code, message, where, *notes)
+
+    warn = error  # the code's registered severity decides
+
+
+class LayerKind:
+    """A kind of layer: its shape rule, its parameter and MAC formulas."""
+
+    name: str = ""
+    aliases: tuple = ()
+    family: str = "other"
+    summary: str = ""
+    positional: tuple = ()
+    options: tuple = ()
+    takes_activation: bool = False
+    #: accepted input ranks (batch left out), None for any
+    ranks: Optional[tuple] = None
+    rank_hint: str = ""
+
+    def infer(self, shape: Shape, a: Args, ctx: Context) -> Optional[Result]:
+        raise NotImplementedError
+
+    # helpers shared by the kinds
+    def all_args(self) -> tuple:
+        return self.positional + self.options
+
+    def arg(self, name: str) -> Optional[Arg]:
+        for spec in self.all_args():
+            if spec.name == name or name in spec.aliases:
+                return spec
+        return None
+
+
+def fmt_shape(shape) -> str:
+    """28x28x3, ?x256; () for a scalar."""
+    if shape is None:
+        return "?"
+    if not shape:
+        return "()"
+    return "x".join("?" if d is None else str(d) for d in shape)
+
+
+def fmt_dims(values) -> str:
+    """3x3 (one entry per axis)."""
+    return "x".join(str(v) for v in values)
+
+
+def channels(shape: Shape, ctx: Context, what: str) -> Optional[int]:
+    c = shape[-1] if shape else None
+    if c is None:
+        ctx.error("E205", f"{what} needs a known number of channels (the last axis), got {fmt_shape(shape)}")
+    return c
+
+
+# --- window geometry: convolution and pooling ---------------------------------
+
+
+def resolve_padding(pad, n: Optional[int], k: int, s: int, d: int) -> tuple[Optional[int], Optional[int]]:
+    """Padding (before, after) of one axis, as TensorFlow/Keras resolve 'same'."""
+    if pad == "valid":
+        return 0, 0
+    if pad == "same":
+        eff = d * (k - 1) + 1
+        if n is None:
+            if s == 1:
+                total = eff - 1
+                return total // 2, total - total // 2
+            return None, None
+        out = -(-n // s)
+        total = max((out - 1) * s + eff - n, 0)
+        return total // 2, total - total // 2
+    return pad, pad
+
+
+def window_output(n, k, s, d, before, after, *, ceil=False) -> Optional[F]:
+    """Output size of a sliding window along one axis, with the arithmetic shown:
+    (n + 2p - d(k-1) - 1)/s + 1, floored (or ceiled, as PyTorch's ceil_mode)."""
+    if n is None or before is None:
+        return None
+    eff = d * (k - 1) + 1
+    span = n + before + after - eff
+    pads = f"2*{before}" if before == after else f"{before} + {after}"
+    kernel = str(k) if d == 1 else f"({d}*({k} - 1) + 1)"
+    inner = f"{n} + {pads} - {kernel}"
+    if span < 0:
+        return F(0 if span + s <= 0 else span // s + 1, f"({inner})/{s} + 1")
+    if ceil:
+        value = -(-span // s) + 1
+        # PyTorch: the last window must start inside the input or the left padding
+        if (value - 1) * s >= n + before:
+            value -= 1
+        shown = f"ceil(({inner})/{s}) + 1" if span % s else f"({inner})/{s} + 1"
+        return F(value, shown, 1)
+    value = span // s + 1
+    shown = f"floor(({inner})/{s}) + 1" if span % s else f"({inner})/{s} + 1"
+    return F(value, shown, 1)
+
+
+def pad_text(pad, pads) -> str:
+    """How padding reads in the report: 0, 2, 0/1 (before/after), same shown resolved."""
+    parts = []
+    for before, after in pads:
+        if before is None:
+            parts.append("?")
+        elif before == after:
+            parts.append(str(before))
+        else:
+            parts.append(f"{before}/{after}")
+    resolved = "x".join(parts) if len(set(parts)) > 1 else (parts[0] if parts else "0")
+    if pad == "same":
+        return f"same ({resolved})"
+    return resolved
+
+
+def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, pool=False):
+    """Output spatial sizes and paddings for a window sliding over shape[:-1].
+
+    Reports shape errors and the padding/stride consistency warnings. Returns
+    (dims: tuple of F|None, pads: list of (before, after)) or None on error.
+    """
+    spatial = shape[:-1]
+    dims, pads = [], []
+    for axis, n in enumerate(spatial):
+        ka, sa, da = k[axis], s[axis], d[axis]
+        explicit = pad if not isinstance(pad, tuple) else pad[axis]
+        before, after = resolve_padding(explicit, n, ka, sa, da)
+        pads.append((before, after))
+        size = window_output(n, ka, sa, da, before, after, ceil=ceil)
+        dims.append(size)
+        if size is None:
+            continue
+        eff = da * (ka - 1) + 1
+        if size.value <= 0:
+            padded = n + before + after
+            ctx.error(
+                "E202",
+                f"{what}: window {eff} is larger than the input ({n}"
+                + (f", {padded} padded" if padded != n else "")
+                + f") along axis {axis + 1}: output size {size.text} = {size.value}",
+                "k",
+            )
+            return None
+        remainder = (n + before + after - eff) % sa
+        if remainder and not ceil and pad != "same":
+            extra = sa - remainder
+            ctx.warn(
+                "W201",
+                f"{what}: ({n} + {before + after} - {eff}) = {n + before + after - eff} is not a multiple of "
+                f"the stride {sa} along axis {axis + 1}: the last {remainder} row(s)/column(s) are never read",
+                "s",
+                f"an input of {n + extra} (or {extra} more padding) would make it exact",
+            )
+        if pad == "same" and before != after:
+            ctx.warn(
+                "W202",
+                f"{what}: 'same' padding along axis {axis + 1} is asymmetric: {before} before and {after} after "
+                f"(as TensorFlow/Keras pad); PyTorch's symmetric padding={before} or {after} gives a different size",
+                "pad",
+            )
+        if isinstance(explicit, int) and explicit and explicit * 2 >= eff and not pool:
+            ctx.warn("W204", f"{what}: padding {explicit} is half the window ({eff}) or more: output border "
+                             f"values see only padding", "pad")
+        if pool and explicit not in ("same",) and isinstance(explicit, int) and explicit * 2 > ka:
+            ctx.error("E203", f"{what}: padding {explicit} must be at most half the pool size {ka}", "pad")
+            return None
+    if pool and any(sa > ka for sa, ka in zip(s, k)):
+        ctx.warn("W203", f"{what}: stride {fmt_dims(s)} is larger than the window {fmt_dims(k)}: some inputs are "
+                         "never read", "s")
+    known = [dim.value for dim in dims if dim is not None]
+    if known and len(known) == len(dims) and all(v == 1 for v in known) and any(
+        n is not None and n > 1 for n in spatial
+    ):
+        ctx.warn("W205", f"{what}: the output collapses to 1x1", None)
+    return tuple(dims), pads

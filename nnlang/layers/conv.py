@@ -1,0 +1,185 @@
+"""Convolutions: conv1d/2d/3d, depthwise2d, separable2d, conv2d_transpose."""
+
+from __future__ import annotations
+
+from ..formula import ZERO, F, product
+from .base import Arg, Args, Context, LayerKind, Result, channels, fmt_dims, pad_text, sliding_window
+
+_PAD_DOC = "valid (0), same (output = ceil(input/stride)), N on each side, or HxW"
+
+
+def _window_args(filters: bool, *, multiplier: bool = False) -> tuple:
+    options = [
+        Arg("k", "dims", None, "kernel size", aliases=("kernel", "kernel_size"), required=True),
+        Arg("s", "dims", 1, "stride", aliases=("stride", "strides")),
+        Arg("pad", "pad", "valid", _PAD_DOC, aliases=("padding",)),
+        Arg("dilation", "dims", 1, "dilation rate", aliases=("dilation_rate",)),
+    ]
+    if filters:
+        options.append(Arg("groups", "count", 1, "groups: input and output channels split into this many"))
+    if multiplier:
+        options.append(Arg("multiplier", "count", 1, "output channels per input channel",
+                           aliases=("depth_multiplier",)))
+    options.append(Arg("bias", "bool", True, "add a bias per output channel", aliases=("use_bias",)))
+    return tuple(options)
+
+
+class Conv(LayerKind):
+    family = "conv"
+    takes_activation = True
+    spatial = 2
+    positional = (Arg("filters", "count", None, "number of filters (output channels)", aliases=("out_channels",),
+                      required=True),)
+    options = _window_args(filters=True)
+
+    def __init__(self, spatial: int, name: str, aliases: tuple):
+        self.spatial = spatial
+        self.name = name
+        self.aliases = aliases
+        self.ranks = (spatial + 1,)
+        axes = {1: "length x channels", 2: "height x width x channels", 3: "depth x height x width x channels"}
+        self.rank_hint = axes[spatial]
+        self.summary = f"{spatial}-D convolution"
+
+    def infer(self, shape, a: Args, ctx: Context):
+        cin = channels(shape, ctx, self.name)
+        if cin is None:
+            return None
+        groups, filters = a.groups, a.filters
+        if cin % groups or filters % groups:
+            ctx.error("E104", f"groups={groups} must divide both the input channels ({cin}) and the filters "
+                              f"({filters})", "groups")
+            return None
+        window = sliding_window(shape, a.k, a.s, a.dilation, a.pad, ctx, what=self.name)
+        if window is None:
+            return None
+        dims, pads = window
+        per_filter = product([*a.k, F(cin).floordiv(groups) if groups > 1 else F(cin)])
+        weights = per_filter * filters
+        params = weights + filters if a.bias else weights
+        out = tuple(d.value if d is not None else None for d in dims) + (filters,)
+        macs = ZERO if None in out else product([*(d.value for d in dims), filters]) * per_filter
+        return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, cin // groups)),
+                      stride=fmt_dims(a.s), padding=pad_text(a.pad, pads), dims=dims)
+
+
+class Depthwise2D(LayerKind):
+    name = "depthwise2d"
+    aliases = ("DepthwiseConv2D", "depthwise_conv2d", "depthwiseconv2d")
+    family = "conv"
+    summary = "depthwise 2-D convolution (one filter per input channel)"
+    takes_activation = True
+    ranks = (3,)
+    rank_hint = "height x width x channels"
+    options = _window_args(filters=False, multiplier=True)
+
+    def infer(self, shape, a: Args, ctx: Context):
+        cin = channels(shape, ctx, self.name)
+        if cin is None:
+            return None
+        window = sliding_window(shape, a.k, a.s, a.dilation, a.pad, ctx, what=self.name)
+        if window is None:
+            return None
+        dims, pads = window
+        cout = cin * a.multiplier
+        weights = product([*a.k, cin, a.multiplier]) if a.multiplier > 1 else product([*a.k, cin])
+        params = weights + cout if a.bias else weights
+        out = tuple(d.value if d is not None else None for d in dims) + (cout,)
+        macs = ZERO if None in out else product([*(d.value for d in dims), cout]) * product(a.k)
+        return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, 1)), stride=fmt_dims(a.s),
+                      padding=pad_text(a.pad, pads), dims=dims)
+
+
+class Separable2D(LayerKind):
+    name = "separable2d"
+    aliases = ("SeparableConv2D", "separable_conv2d", "separableconv2d")
+    family = "conv"
+    summary = "depthwise separable 2-D convolution (depthwise, then 1x1 pointwise)"
+    takes_activation = True
+    ranks = (3,)
+    rank_hint = "height x width x channels"
+    positional = Conv.positional
+    options = _window_args(filters=False, multiplier=True)
+
+    def infer(self, shape, a: Args, ctx: Context):
+        cin = channels(shape, ctx, self.name)
+        if cin is None:
+            return None
+        window = sliding_window(shape, a.k, a.s, a.dilation, a.pad, ctx, what=self.name)
+        if window is None:
+            return None
+        dims, pads = window
+        mid = cin * a.multiplier
+        depthwise = product([*a.k, cin, a.multiplier]) if a.multiplier > 1 else product([*a.k, cin])
+        pointwise = F(mid) * a.filters
+        params = depthwise + pointwise + a.filters if a.bias else depthwise + pointwise
+        out = tuple(d.value if d is not None else None for d in dims) + (a.filters,)
+        if None in out:
+            macs = ZERO
+        else:
+            positions = product([d.value for d in dims])
+            macs = positions * mid * product(a.k) + positions * mid * a.filters
+        return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, 1)) + f" + 1x1x{mid}",
+                      stride=fmt_dims(a.s), padding=pad_text(a.pad, pads), dims=dims)
+
+
+class Conv2DTranspose(LayerKind):
+    name = "conv2d_transpose"
+    aliases = ("Conv2DTranspose", "ConvTranspose2d", "deconv2d", "conv2dtranspose")
+    family = "conv"
+    summary = "transposed 2-D convolution (learned upsampling)"
+    takes_activation = True
+    ranks = (3,)
+    rank_hint = "height x width x channels"
+    positional = Conv.positional
+    options = (
+        Arg("k", "dims", None, "kernel size", aliases=("kernel", "kernel_size"), required=True),
+        Arg("s", "dims", 1, "stride", aliases=("stride", "strides")),
+        Arg("pad", "pad", "valid", "valid, same (output = input*stride), or N cropped from each side (PyTorch)",
+            aliases=("padding",)),
+        Arg("output_padding", "dims", 0, "extra rows/columns added on one side (PyTorch)"),
+        Arg("bias", "bool", True, "add a bias per output channel", aliases=("use_bias",)),
+    )
+
+    def infer(self, shape, a: Args, ctx: Context):
+        cin = channels(shape, ctx, self.name)
+        if cin is None:
+            return None
+        dims = []
+        for axis, n in enumerate(shape[:-1]):
+            k, s, extra = a.k[axis], a.s[axis], a.output_padding[axis]
+            if n is None:
+                dims.append(None)
+                continue
+            if a.pad == "same":
+                size = F(n) * s
+            elif a.pad == "valid":
+                size = (F(n) - 1) * s + k if k >= s else F(n) * s  # Keras: n*s + max(k - s, 0)
+            else:
+                p = a.pad if isinstance(a.pad, int) else a.pad[axis]
+                size = (F(n) - 1) * s - F(2) * p + k
+            if extra:
+                size = size + extra
+            if size.value <= 0:
+                ctx.error("E202", f"{self.name}: output size {size.text} = {size.value} along axis {axis + 1}", "pad")
+                return None
+            dims.append(size)
+        per_input = product([*a.k, a.filters])
+        weights = product([*a.k, cin, a.filters])
+        params = weights + a.filters if a.bias else weights
+        out = tuple(d.value if d is not None else None for d in dims) + (a.filters,)
+        # every input position is scattered through the whole kernel into every output channel
+        macs = ZERO if None in shape else product([*shape[:-1], cin]) * per_input
+        pads = "same" if a.pad == "same" else ("0" if a.pad == "valid" else str(a.pad))
+        return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, cin)), stride=fmt_dims(a.s),
+                      padding=pads, dims=tuple(dims))
+
+
+KINDS = (
+    Conv(1, "conv1d", ("Conv1D", "Conv1d", "convolution1d")),
+    Conv(2, "conv2d", ("Conv2D", "Conv2d", "convolution2d", "conv")),
+    Conv(3, "conv3d", ("Conv3D", "Conv3d", "convolution3d")),
+    Depthwise2D(),
+    Separable2D(),
+    Conv2DTranspose(),
+)

@@ -1,0 +1,89 @@
+"""Dense (fully connected), embedding, normalization."""
+
+from __future__ import annotations
+
+from ..formula import ZERO, F, product
+from .base import Arg, Args, Context, LayerKind, Result, channels, fmt_shape
+
+
+class Dense(LayerKind):
+    name = "dense"
+    aliases = ("Dense", "Linear", "fc", "linear_layer")
+    family = "dense"
+    summary = "fully connected layer on the last axis"
+    takes_activation = True
+    positional = (Arg("units", "count", None, "number of output units", aliases=("out_features",), required=True),)
+    options = (Arg("bias", "bool", True, "add a bias per unit", aliases=("use_bias",)),)
+
+    def infer(self, shape, a: Args, ctx: Context):
+        if not shape:
+            ctx.error("E201", "dense needs at least a 1-D input")
+            return None
+        inputs = shape[-1]
+        if inputs is None:
+            ctx.error("E205", f"dense needs a known last axis, got {fmt_shape(shape)}")
+            return None
+        weights = F(inputs) * a.units
+        params = weights + a.units if a.bias else weights
+        leading = shape[:-1]
+        if len(leading):
+            ctx.warn("W302", f"dense acts on the last axis of its {len(shape)}-D input {fmt_shape(shape)} "
+                             f"(as Keras does): the weights are shared across {fmt_shape(leading)} positions")
+        positions = [d for d in leading if d is not None]
+        macs = product([*positions, inputs, a.units]) if positions else weights
+        return Result(shape[:-1] + (a.units,), trainable=params, macs=macs, kernel=f"{inputs}x{a.units}")
+
+
+class Embedding(LayerKind):
+    name = "embedding"
+    aliases = ("Embedding",)
+    family = "dense"
+    summary = "lookup table: one vector of `dim` numbers per token id"
+    positional = (
+        Arg("vocab", "count", None, "vocabulary size (number of token ids)", aliases=("input_dim", "num_embeddings"),
+            required=True),
+        Arg("dim", "count", None, "size of each vector", aliases=("output_dim", "embedding_dim"), required=True),
+    )
+
+    def infer(self, shape, a: Args, ctx: Context):
+        return Result(tuple(shape) + (a.dim,), trainable=F(a.vocab) * a.dim, kernel=f"{a.vocab}x{a.dim}")
+
+
+class BatchNorm(LayerKind):
+    name = "batchnorm"
+    aliases = ("BatchNormalization", "BatchNorm2d", "BatchNorm1d", "batch_normalization", "batchnormalization",
+               "bn")
+    family = "norm"
+    summary = "batch normalization over the channel (last) axis"
+    options = (
+        Arg("scale", "bool", True, "learn a scale (gamma) per channel"),
+        Arg("center", "bool", True, "learn an offset (beta) per channel"),
+    )
+
+    def infer(self, shape, a: Args, ctx: Context):
+        c = channels(shape, ctx, self.name)
+        if c is None:
+            return None
+        learned = int(a.scale) + int(a.center)
+        trainable = F(learned) * c if learned else ZERO
+        # moving mean and variance: weights in Keras (non-trainable), buffers in PyTorch (not parameters)
+        statistics = F(2) * c if ctx.convention == "keras" else ZERO
+        return Result(shape, trainable=trainable, non_trainable=statistics)
+
+
+class LayerNorm(LayerKind):
+    name = "layernorm"
+    aliases = ("LayerNormalization", "LayerNorm", "layer_normalization", "layernormalization", "ln")
+    family = "norm"
+    summary = "layer normalization over the last axis"
+    options = BatchNorm.options
+
+    def infer(self, shape, a: Args, ctx: Context):
+        c = channels(shape, ctx, self.name)
+        if c is None:
+            return None
+        learned = int(a.scale) + int(a.center)
+        return Result(shape, trainable=F(learned) * c if learned else ZERO)
+
+
+KINDS = (Dense(), Embedding(), BatchNorm(), LayerNorm())

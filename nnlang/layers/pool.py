@@ -1,0 +1,78 @@
+"""Pooling: max/average 1-D and 2-D, global pooling."""
+
+from __future__ import annotations
+
+from ..formula import product
+from .base import Arg, Args, Context, LayerKind, Result, channels, fmt_dims, pad_text, sliding_window
+
+
+class Pool(LayerKind):
+    family = "pool"
+    options = (
+        Arg("s", "dims", None, "stride (defaults to the pool size)", aliases=("stride", "strides")),
+        Arg("pad", "pad", "valid", "valid, same (output = ceil(input/stride)) or N on each side",
+            aliases=("padding",)),
+        Arg("ceil", "bool", False, "round the output size up, as PyTorch's ceil_mode", aliases=("ceil_mode",)),
+    )
+
+    def __init__(self, op: str, spatial: int, name: str, aliases: tuple):
+        self.op, self.spatial, self.name, self.aliases = op, spatial, name, aliases
+        self.positional = (Arg("size", "dims", None, "pool size", aliases=("pool_size", "kernel_size", "k"),
+                               required=True),)
+        self.ranks = (spatial + 1,)
+        self.rank_hint = "length x channels" if spatial == 1 else "height x width x channels"
+        self.summary = f"{'maximum' if op == 'max' else 'average'} pooling over {spatial}-D windows"
+
+    def infer(self, shape, a: Args, ctx: Context):
+        if channels(shape, ctx, self.name) is None:
+            return None
+        stride = a.s if a.s is not None else a.size
+        window = sliding_window(shape, a.size, stride, (1,) * self.spatial, a.pad, ctx, what=self.name,
+                                ceil=a.ceil, pool=True)
+        if window is None:
+            return None
+        dims, pads = window
+        out = tuple(d.value if d is not None else None for d in dims) + (shape[-1],)
+        pool_ops = None if None in out else product([*out]) * product(a.size)
+        result = Result(out, kernel=fmt_dims(a.size), stride=fmt_dims(stride), padding=pad_text(a.pad, pads),
+                        dims=dims)
+        if pool_ops is not None:
+            result.pool_ops = pool_ops
+        return result
+
+
+class GlobalPool(LayerKind):
+    family = "pool"
+
+    def __init__(self, op: str, spatial: int, name: str, aliases: tuple):
+        self.op, self.spatial, self.name, self.aliases = op, spatial, name, aliases
+        self.ranks = (spatial + 1,)
+        self.rank_hint = "length x channels" if spatial == 1 else "height x width x channels"
+        self.summary = f"global {'maximum' if op == 'max' else 'average'} pooling: one value per channel"
+        self.options = (Arg("keepdims", "bool", False, "keep the pooled axes with size 1"),)
+
+    def infer(self, shape, a: Args, ctx: Context):
+        c = channels(shape, ctx, self.name)
+        if c is None:
+            return None
+        out = ((1,) * self.spatial + (c,)) if a.keepdims else (c,)
+        result = Result(out, kernel=fmt_dims(shape[:-1]))
+        if None not in shape:
+            result.pool_ops = product(shape)
+        return result
+
+
+KINDS = (
+    Pool("max", 2, "maxpool2d", ("MaxPooling2D", "MaxPool2d", "MaxPool2D", "max_pooling2d", "maxpooling2d")),
+    Pool("avg", 2, "avgpool2d", ("AveragePooling2D", "AvgPool2d", "AvgPool2D", "average_pooling2d",
+                                 "averagepooling2d")),
+    Pool("max", 1, "maxpool1d", ("MaxPooling1D", "MaxPool1d", "MaxPool1D", "max_pooling1d", "maxpooling1d")),
+    Pool("avg", 1, "avgpool1d", ("AveragePooling1D", "AvgPool1d", "AvgPool1D", "average_pooling1d",
+                                 "averagepooling1d")),
+    GlobalPool("avg", 2, "globalavgpool2d", ("GlobalAveragePooling2D", "global_average_pooling2d",
+                                             "globalaveragepooling2d")),
+    GlobalPool("max", 2, "globalmaxpool2d", ("GlobalMaxPooling2D", "global_max_pooling2d", "globalmaxpooling2d")),
+    GlobalPool("avg", 1, "globalavgpool1d", ("GlobalAveragePooling1D", "global_average_pooling1d",
+                                             "globalaveragepooling1d")),
+    GlobalPool("max", 1, "globalmaxpool1d", ("GlobalMaxPooling1D", "global_max_pooling1d", "globalmaxpooling1d")),
+)

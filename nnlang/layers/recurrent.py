@@ -1,0 +1,75 @@
+"""Recurrent layers: simple RNN, LSTM, GRU.
+
+Parameters per direction, with g gates, u units and f input features:
+    g * (u*(f + u) + b*u)
+where b is the number of bias vectors per gate: Keras has one (two for a GRU
+with reset_after=True, its default), PyTorch always two (b_ih and b_hh), the
+textbook one.
+"""
+
+from __future__ import annotations
+
+from ..formula import F
+from .base import Arg, Args, Context, LayerKind, Result, fmt_shape
+
+
+class Recurrent(LayerKind):
+    family = "recurrent"
+    takes_activation = True
+    ranks = (2,)
+    rank_hint = "time steps x features"
+    positional = (Arg("units", "count", None, "size of the hidden state", aliases=("hidden_size",), required=True),)
+
+    def __init__(self, name: str, gates: int, aliases: tuple, summary: str, gru: bool = False):
+        self.name, self.gates, self.aliases, self.summary = name, gates, aliases, summary
+        options = [
+            Arg("return_sequences", "bool", False, "output every time step (T x units) instead of the last"),
+            Arg("bidirectional", "bool", False, "run forwards and backwards and concatenate (2 x units)"),
+            Arg("bias", "bool", True, "use bias vectors", aliases=("use_bias",)),
+        ]
+        if gru:
+            options.append(Arg("reset_after", "bool", True,
+                               "apply the reset gate after the recurrent product (Keras' default: 2 biases/gate)"))
+        self.options = tuple(options)
+
+    def biases_per_gate(self, a: Args, convention: str) -> int:
+        if not a.bias:
+            return 0
+        if convention == "pytorch":
+            return 2
+        if convention == "keras" and a.get("reset_after", False):
+            return 2
+        return 1
+
+    def infer(self, shape, a: Args, ctx: Context):
+        steps, features = shape
+        if features is None:
+            ctx.error("E205", f"{self.name} needs a known number of features (the last axis), got {fmt_shape(shape)}")
+            return None
+        u, g = a.units, self.gates
+        per_gate = F(u) * (F(features) + u)
+        biases = self.biases_per_gate(a, ctx.convention)
+        if biases:
+            per_gate = per_gate + (F(biases) * u if biases > 1 else F(u))
+        params = F(g) * per_gate if g > 1 else per_gate
+        per_step = F(g) * u * (F(features) + u) if g > 1 else F(u) * (F(features) + u)
+        directions = 2 if a.bidirectional else 1
+        if directions == 2:
+            params = F(2) * params
+            per_step = F(2) * per_step
+        if steps is None:
+            macs = per_step
+            ctx.warn("W304", f"{self.name}: the sequence length is unknown, so MACs are counted for one time step")
+        else:
+            macs = F(steps) * per_step
+        width = directions * u
+        out = (steps, width) if a.return_sequences else (width,)
+        return Result(out, trainable=params, macs=macs, kernel=f"{g}x{features + u}x{u}" if g > 1 else
+                      f"{features + u}x{u}")
+
+
+KINDS = (
+    Recurrent("rnn", 1, ("SimpleRNN", "RNN", "simple_rnn", "simplernn"), "simple (Elman) recurrent layer"),
+    Recurrent("lstm", 4, ("LSTM",), "long short-term memory: 4 gates"),
+    Recurrent("gru", 3, ("GRU",), "gated recurrent unit: 3 gates", gru=True),
+)

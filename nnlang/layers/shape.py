@@ -1,0 +1,161 @@
+"""Layers without weights that move, resize or pass data: input, flatten, reshape,
+upsampling, zero padding, dropout, activation, and the joins of branches."""
+
+from __future__ import annotations
+
+from ..formula import F, product
+from .base import ACTIVATIONS, Arg, Args, Context, LayerKind, Result, fmt_dims, fmt_shape
+
+
+class Input(LayerKind):
+    name = "input"
+    aliases = ("Input", "InputLayer")
+    family = "input"
+    summary = "the model's input (batch dimension left out)"
+    positional = (Arg("shape", "shape", None, "input shape, e.g. 28x28x3, ?x256 or (28, 28, 3)", required=True),)
+
+    def infer(self, shape, a: Args, ctx: Context):
+        return Result(a.shape)
+
+
+class Flatten(LayerKind):
+    name = "flatten"
+    aliases = ("Flatten",)
+    family = "reshape"
+    summary = "flattens everything but the batch into one axis"
+
+    def infer(self, shape, a: Args, ctx: Context):
+        if None in shape:
+            ctx.error("E205", f"flatten needs every dimension known, got {fmt_shape(shape)}")
+            return None
+        size = product(shape) if len(shape) > 1 else F(shape[0]) if shape else F(1)
+        return Result((size.value,), dims=(size,))
+
+
+class Reshape(LayerKind):
+    name = "reshape"
+    aliases = ("Reshape", "view")
+    family = "reshape"
+    summary = "reshapes to a target shape (one entry may be -1: inferred)"
+    positional = (Arg("target", "shape", None, "target shape, e.g. 4x4x64 or (-1, 64)", required=True),)
+
+    def infer(self, shape, a: Args, ctx: Context):
+        target = list(a.target)
+        if sum(1 for d in target if d == -1) > 1:
+            ctx.error("E104", "reshape: at most one entry may be -1", "target")
+            return None
+        if None in shape or None in target:
+            if -1 in target:
+                ctx.error("E205", f"reshape with -1 needs a fully known input, got {fmt_shape(shape)}", "target")
+                return None
+            return Result(tuple(target))
+        size = product(shape).value
+        known = product([d for d in target if d != -1]).value
+        if -1 in target:
+            if known == 0 or size % known:
+                ctx.error("E206", f"reshape: {size} values cannot be arranged as {fmt_shape(a.target)}", "target")
+                return None
+            target[target.index(-1)] = size // known
+        elif known != size:
+            ctx.error("E206", f"reshape: the input {fmt_shape(shape)} holds {size:,} values but "
+                              f"{fmt_shape(a.target)} holds {known:,}", "target")
+            return None
+        return Result(tuple(target))
+
+
+class UpSample2D(LayerKind):
+    name = "upsample2d"
+    aliases = ("UpSampling2D", "Upsample", "upsampling2d", "up_sampling2d")
+    family = "reshape"
+    summary = "repeats rows and columns (nearest neighbour) by a factor"
+    ranks = (3,)
+    rank_hint = "height x width x channels"
+    positional = (Arg("factor", "dims", 2, "upsampling factor, N or HxW", aliases=("size", "scale_factor")),)
+    options = (Arg("interpolation", "word", "nearest", "nearest or bilinear", choices=("nearest", "bilinear")),)
+
+    def infer(self, shape, a: Args, ctx: Context):
+        dims = tuple(None if n is None else F(n) * f for n, f in zip(shape[:-1], a.factor))
+        out = tuple(None if d is None else d.value for d in dims) + (shape[-1],)
+        return Result(out, kernel=fmt_dims(a.factor), dims=dims)
+
+
+class ZeroPad2D(LayerKind):
+    name = "zeropad2d"
+    aliases = ("ZeroPadding2D", "ZeroPad2d", "zero_padding2d", "zeropadding2d")
+    family = "reshape"
+    summary = "adds rows and columns of zeros around the image"
+    ranks = (3,)
+    rank_hint = "height x width x channels"
+    positional = (Arg("padding", "padding4", (1, 1, 1, 1),
+                      "N on every side, HxW (rows top and bottom x columns left and right), or "
+                      "(top, bottom, left, right)"),)
+
+    def infer(self, shape, a: Args, ctx: Context):
+        top, bottom, left, right = a.padding
+        h, w, c = shape
+        dims = (None if h is None else F(h) + top + bottom, None if w is None else F(w) + left + right)
+        out = tuple(None if d is None else d.value for d in dims) + (c,)
+        return Result(out, padding=f"{top}/{bottom}x{left}/{right}", dims=dims)
+
+
+class Dropout(LayerKind):
+    name = "dropout"
+    aliases = ("Dropout", "SpatialDropout2D", "Dropout2d")
+    family = "regularization"
+    summary = "randomly zeroes a fraction `rate` of its inputs while training"
+    positional = (Arg("rate", "rate", None, "fraction dropped, in [0, 1)", aliases=("p",), required=True),)
+
+    def infer(self, shape, a: Args, ctx: Context):
+        return Result(shape)
+
+
+class Activation(LayerKind):
+    name = "activation"
+    aliases = ("Activation", "ReLU", "Softmax", "Tanh", "Sigmoid")
+    family = "activation"
+    summary = "applies an activation function elementwise"
+    positional = (Arg("function", "word", "relu", "the activation: " + ", ".join(ACTIVATIONS), choices=ACTIVATIONS),)
+
+    def infer(self, shape, a: Args, ctx: Context):
+        return Result(shape)
+
+
+class Merge(LayerKind):
+    """Joins the outputs of branches; called by the compiler, not written as a statement."""
+
+    family = "merge"
+    statement = False
+
+    def __init__(self, name: str, aliases: tuple, summary: str):
+        self.name, self.aliases, self.summary = name, aliases, summary
+
+    def join(self, shapes: list):
+        """The joined shape, or None when the shapes do not agree."""
+        first = shapes[0]
+        if any(len(s) != len(first) for s in shapes):
+            return None
+        if self.name == "add":
+            out = []
+            for dims in zip(*shapes):
+                known = {d for d in dims if d is not None}
+                if len(known) > 1:
+                    return None
+                out.append(known.pop() if known else None)
+            return tuple(out)
+        out = []
+        for axis, dims in enumerate(zip(*shapes)):
+            if axis == len(first) - 1:
+                out.append(None if None in dims else sum(dims))
+                continue
+            known = {d for d in dims if d is not None}
+            if len(known) > 1:
+                return None
+            out.append(known.pop() if known else None)
+        return tuple(out)
+
+
+KINDS = (
+    Input(), Flatten(), Reshape(), UpSample2D(), ZeroPad2D(), Dropout(), Activation(),
+    Merge("concat", ("Concatenate", "concatenate", "cat"), "joins branches on the channel (last) axis"),
+    Merge("add", ("Add",), "sums branches elementwise (shapes must agree)"),
+)

@@ -189,11 +189,17 @@ def pad_text(pad, pads) -> str:
 def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, pool=False):
     """Output spatial sizes and paddings for a window sliding over shape[:-1].
 
-    Reports shape errors and the padding/stride consistency warnings. Returns
-    (dims: tuple of F|None, pads: list of (before, after)) or None on error.
+    Reports shape errors and the padding/stride consistency warnings (one per
+    finding, naming the axes it holds for). Returns (dims: tuple of F|None,
+    pads: list of (before, after)) or None on error.
     """
     spatial = shape[:-1]
     dims, pads = [], []
+    findings: dict = {}  # (code, message, where, notes) -> axes
+
+    def find(axis, code, message, where, *notes):
+        findings.setdefault((code, message, where, notes), []).append(axis)
+
     for axis, n in enumerate(spatial):
         ka, sa, da = k[axis], s[axis], d[axis]
         explicit = pad if not isinstance(pad, tuple) else pad[axis]
@@ -210,39 +216,45 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
                 "E202",
                 f"{what}: window {eff} is larger than the input ({n}"
                 + (f", {padded} padded" if padded != n else "")
-                + f") along axis {axis + 1}: output size {size.text} = {size.value}",
+                + f") along {_axis_names(len(spatial), [axis])}: output size {size.text} = {size.value}",
                 "k",
             )
             return None
         remainder = (n + before + after - eff) % sa
-        if remainder and not ceil and pad != "same":
+        # rows left over at the end; harmless when they are only padding or when the
+        # stride skips inputs by design (window smaller than the stride)
+        if remainder > after and eff >= sa and not ceil and explicit != "same":
             extra = sa - remainder
-            ctx.warn(
-                "W201",
-                f"{what}: ({n} + {before + after} - {eff}) = {n + before + after - eff} is not a multiple of "
-                f"the stride {sa} along axis {axis + 1}: the last {remainder} row(s)/column(s) are never read",
-                "s",
-                f"an input of {n + extra} (or {extra} more padding) would make it exact",
-            )
-        if pad == "same" and before != after:
-            ctx.warn(
-                "W202",
-                f"{what}: 'same' padding along axis {axis + 1} is asymmetric: {before} before and {after} after "
-                f"(as TensorFlow/Keras pad); PyTorch's symmetric padding={before} or {after} gives a different size",
-                "pad",
-            )
-        if isinstance(explicit, int) and explicit and explicit * 2 >= eff and not pool:
-            ctx.warn("W204", f"{what}: padding {explicit} is half the window ({eff}) or more: output border "
-                             f"values see only padding", "pad")
-        if pool and explicit not in ("same",) and isinstance(explicit, int) and explicit * 2 > ka:
+            find(axis, "W201",
+                 f"{what}: ({n} + {before + after} - {eff}) = {n + before + after - eff} is not a multiple of the "
+                 f"stride {sa}: the last {remainder - after} input row(s)/column(s) are never read", "s",
+                 f"an input of {n + extra} (or {extra} more padding) would make it exact")
+        if explicit == "same" and before != after:
+            find(axis, "W202",
+                 f"{what}: 'same' padding is asymmetric: {before} before and {after} after (as TensorFlow/Keras pad "
+                 f"it); a symmetric padding of {before} or {after}, as in PyTorch, gives a different size", "pad")
+        if isinstance(explicit, int) and explicit and not pool and explicit * 2 >= eff:
+            find(axis, "W204", f"{what}: padding {explicit} is half the window ({eff}) or more: border outputs "
+                               "see mostly zeros", "pad")
+        if pool and isinstance(explicit, int) and explicit * 2 > ka:
             ctx.error("E203", f"{what}: padding {explicit} must be at most half the pool size {ka}", "pad")
             return None
+    for (code, message, where, notes), axes in findings.items():
+        ctx.warn(code, f"{message} (along {_axis_names(len(spatial), axes)})", where, *notes)
     if pool and any(sa > ka for sa, ka in zip(s, k)):
         ctx.warn("W203", f"{what}: stride {fmt_dims(s)} is larger than the window {fmt_dims(k)}: some inputs are "
                          "never read", "s")
     known = [dim.value for dim in dims if dim is not None]
     if known and len(known) == len(dims) and all(v == 1 for v in known) and any(
         n is not None and n > 1 for n in spatial
-    ):
-        ctx.warn("W205", f"{what}: the output collapses to 1x1", None)
+    ) and not pool:
+        ctx.warn("W205", f"{what}: the output collapses to {fmt_dims(known)}", None)
     return tuple(dims), pads
+
+
+def _axis_names(rank: int, axes) -> str:
+    names = {1: ["length"], 2: ["height", "width"], 3: ["depth", "height", "width"]}.get(rank)
+    if names is None:
+        return "axes " + ", ".join(str(a + 1) for a in axes)
+    picked = [names[a] for a in axes]
+    return " and ".join(picked) if len(picked) < 3 else ", ".join(picked)

@@ -62,7 +62,7 @@ def _lark() -> Lark:
     return Lark(
         grammar_text(),
         parser="lalr",
-        lexer="contextual",
+        lexer="basic",
         postlex=_Separators(),
         propagate_positions=True,
         maybe_placeholders=True,

@@ -92,7 +92,7 @@ class Option:
 @attrs.frozen
 class Expectation:
     shape: Optional[Expr]
-    counts: tuple[tuple[str, int, Span], ...]  # ("params", 2432, span)
+    counts: tuple[tuple[str, "Expr", Span], ...]  # ("params", Int(2432), span)
     span: Span
 
 

@@ -32,7 +32,8 @@ class F:
 
     def __mul__(self, other):
         other = F.of(other)
-        return F(self.value * other.value, f"{self._wrap(_PRODUCT)}*{other._wrap(_PRODUCT)}", _PRODUCT)
+        # a product on the right keeps its parentheses: 24*24*64*(5*5*32) reads as outputs x per-output cost
+        return F(self.value * other.value, f"{self._wrap(_PRODUCT)}*{other._wrap(_ATOM)}", _PRODUCT)
 
     __rmul__ = lambda self, other: F.of(other) * self  # noqa: E731
 

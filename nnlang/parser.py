@@ -228,11 +228,14 @@ class _ToAst(Transformer):
 
     def exp_opt(self, meta, children):
         key, value = children
-        return (key.name, value.value, Span.of(meta))
+        return (key.name, value, Span.of(meta))
 
     def expect(self, meta, children):
-        shape, *counts = children
-        return ast.Expectation(shape, tuple(counts), Span.of(meta))
+        shape = None
+        if children and not isinstance(children[0], tuple):
+            shape, *children = children
+        counts = tuple(c for c in children if c is not None)
+        return ast.Expectation(shape, counts, Span.of(meta))
 
     def label(self, meta, children):
         return children[0]

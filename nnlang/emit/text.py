@@ -44,7 +44,8 @@ def explanation(row: Row) -> list[str]:
     lines = []
     named = [d for d in node.dims if d is not None and not d.is_literal]
     if named:
-        lines.append("output: " + ", ".join(d.worked() for d in named))
+        worked = list(dict.fromkeys(d.worked() for d in named))  # height and width alike: shown once
+        lines.append("output: " + ", ".join(worked) + (" (each axis)" if len(worked) < len(named) else ""))
     if not node.trainable.is_literal:
         lines.append("params: " + node.trainable.worked())
     if not node.non_trainable.is_literal:

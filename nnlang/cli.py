@@ -10,6 +10,7 @@ command line was wrong or a file could not be read, 3 an internal error.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -161,6 +162,9 @@ def explain(code):
 
 def main(argv=None) -> None:
     """Entry point: never shows a traceback."""
+    # A short-lived process that builds many small objects and no garbage cycles:
+    # the cyclic collector would only slow large models down.
+    gc.disable()
     try:
         cli.main(args=argv, prog_name="nnc", standalone_mode=True)
     except SystemExit:

@@ -69,6 +69,9 @@ class Compiler:
         for model in self.file.models:
             if seen.get(model.name) is model.name_span:
                 program.models.append(self._model(model))
+        if not self.file.models:
+            self.bag.add("W001", "the file defines no model", Span(1, 1, 1, 1),
+                         "a model starts with `model NAME {` and an input statement")
         names = {m.name for m in program.models}
         for compare in self.file.compares:
             ok = True
@@ -173,7 +176,7 @@ class Compiler:
             self._rank_error(stmt, kind, shape)
             return _Tensor(node.index, None)
         before = len(self.bag)
-        result = kind.infer(shape, args, layers.Context(self.convention, self._reporter(stmt)))
+        result = kind.infer(shape, args, layers.Context(self.convention, self._reporter(stmt, args.spans)))
         if result is None:
             if not any(d.is_error for d in self.bag.items[before:]):  # a kind must say why it failed
                 self.bag.add("E203", f"{kind.name}: cannot compute the output for input {fmt_shape(shape)}",
@@ -217,16 +220,10 @@ class Compiler:
                 return node
         return None
 
-    def _reporter(self, stmt: ast.Layer):
+    def _reporter(self, stmt: ast.Layer, spans: dict):
+        """Diagnostics of a kind, placed on the argument they are about (or the statement)."""
         def report(code, message, where=None, *notes):
-            span = stmt.span
-            if where is not None:
-                for option in stmt.options:
-                    spec_name = option.key
-                    if spec_name == where or spec_name in _OPTION_SPELLINGS.get(where, ()):
-                        span = option.span
-                        break
-            self.bag.add(code, message, span, *notes)
+            self.bag.add(code, message, spans.get(where, stmt.span), *notes)
         return report
 
     def _call(self, stmt: ast.Layer, block: ast.BlockDef, tensor, env, group, stack, suffix) -> _Tensor:
@@ -322,7 +319,7 @@ class Compiler:
             return _Tensor(node.index, None)
         joined = kind.join(shapes)
         if joined is None:
-            self._merge_error(stmt, outputs)
+            self._merge_error(stmt, outputs, tensor.shape)
             return _Tensor(node.index, None)
         node.output_shape = joined
         if not attach:
@@ -331,7 +328,7 @@ class Compiler:
             self._check_group_expectation(stmt.expect, owner.children[start:], joined, env)
         return _Tensor(node.index, joined)
 
-    def _merge_error(self, stmt: ast.Merge, outputs) -> None:
+    def _merge_error(self, stmt: ast.Merge, outputs, entry: Optional[tuple]) -> None:
         shapes = [o.shape for _, o in outputs]
         what = "all but the channel axis" if stmt.mode == "concat" else "every axis"
         notes = [f"branch {g.name}: {fmt_shape(o.shape)}" for g, o in outputs]
@@ -339,7 +336,9 @@ class Compiler:
             keys = [s[:-1] for s in shapes]
         else:
             keys = shapes
-        common = max(set(keys), key=keys.count)
+        reference = None if entry is None else (entry[:-1] if stmt.mode == "concat" else entry)
+        # the size the branches should keep: the input's, when some branch keeps it, else the most common
+        common = reference if reference in keys else max(set(keys), key=keys.count)
         for bgroup, out in outputs:
             key = out.shape[:-1] if stmt.mode == "concat" else out.shape
             if key == common:
@@ -388,6 +387,7 @@ class Compiler:
         axes = layers.spatial_axes(kind, shape)
         values = [(self._eval(arg, env), arg) for arg in stmt.args]
         args = layers.Args()
+        args.spans = {}  # argument name -> where it is written, for placing diagnostics
         positional = values
         required = [s for s in kind.positional if s.required]
         if kind.takes_activation and values and isinstance(values[-1][0], str) and len(values) > len(required):
@@ -400,6 +400,7 @@ class Compiler:
                              suggest(word, ACTIVATIONS) or "activations: " + ", ".join(ACTIVATIONS))
                 raise _Stop
         failed = False
+        unknown_option = False
         if len(positional) > len(kind.positional):
             extra = positional[len(kind.positional)][1]
             takes = ", ".join(s.name for s in kind.positional) or "no positional arguments"
@@ -407,10 +408,12 @@ class Compiler:
                                  f"{len(positional)}", extra.span, "options are written key=value")
             raise _Stop
         for spec, (value, node) in zip(kind.positional, positional):
+            args.spans[spec.name] = node.span
             try:
                 args[spec.name] = layers.coerce(spec, value, axes)
             except layers.BadValue as error:
                 self._bad_value(error, node, env)
+                args[spec.name] = None  # reported: not missing
                 failed = True
         for option in stmt.options:
             if option.key in ("activation",) and kind.takes_activation:
@@ -428,20 +431,24 @@ class Compiler:
                 known = ", ".join(s.name for s in kind.all_args()) or "none"
                 self.bag.add("E102", f"{kind.name} has no option '{option.key}'", option.key_span,
                              suggest(option.key, names) or f"its options: {known}")
-                failed = True
+                failed = unknown_option = True
                 continue
             if spec.name in args:
                 self.bag.add("E105", f"{spec.name} is given twice", option.span)
                 failed = True
                 continue
             value = self._eval(option.value, env)
+            args.spans[spec.name] = option.span
             try:
                 args[spec.name] = layers.coerce(spec, value, axes)
             except layers.BadValue as error:
                 self._bad_value(error, option.value, env)
+                args[spec.name] = None  # reported: not missing
                 failed = True
         for spec in kind.all_args():
             if spec.name not in args:
+                if spec.required and unknown_option:
+                    continue  # most likely the misspelt option just reported
                 if spec.required:
                     how = f"{spec.name}=..." if spec in kind.options else spec.name
                     self.bag.add("E103", f"{kind.name} needs {spec.doc or spec.name} ({how})", stmt.kind_span)
@@ -609,16 +616,6 @@ class Compiler:
             raise _TooLarge
         self.model.layers.append(node)
         group.children.append(node)
-
-
-#: spellings a kind's argument may be written with, for locating diagnostics
-_OPTION_SPELLINGS = {
-    "k": ("kernel", "kernel_size", "size", "pool_size"),
-    "s": ("stride", "strides"),
-    "pad": ("padding",),
-    "groups": (),
-    "target": (),
-}
 
 
 def compile_file(file: ast.File, bag: DiagnosticBag, convention: str = "keras") -> ir.Program:

@@ -33,6 +33,7 @@ def _codes(*rows: tuple[str, str, str]) -> dict[str, Code]:
 #: Every diagnostic nnc can report. Codes are stable: never renumber one.
 CODES: dict[str, Code] = _codes(
     # Reading and parsing
+    ("W001", WARNING, "the file defines no model"),
     ("E001", ERROR, "syntax error"),
     ("E002", ERROR, "unexpected character"),
     ("E003", ERROR, "unexpected end of file"),
@@ -137,7 +138,9 @@ class DiagnosticBag:
 
 def suggest(name: str, candidates: Iterable[str]) -> str:
     """'did you mean ...?' for the closest candidate, or an empty string."""
-    lowered = {c.lower(): c for c in candidates}
+    lowered: dict[str, str] = {}
+    for candidate in candidates:  # the first spelling wins: canonical names come before aliases
+        lowered.setdefault(candidate.lower(), candidate)
     matches = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return f"did you mean '{lowered[matches[0]]}'?" if matches else ""
 

@@ -41,6 +41,8 @@ class Arg:
 class Args(dict):
     """Resolved arguments of one layer statement: `a.k`, `a.filters`."""
 
+    spans: dict = {}
+
     def __getattr__(self, name):
         try:
             return self[name]
@@ -186,7 +188,7 @@ def pad_text(pad, pads) -> str:
     return resolved
 
 
-def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, pool=False):
+def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, pool=False, kernel_arg="k"):
     """Output spatial sizes and paddings for a window sliding over shape[:-1].
 
     Reports shape errors and the padding/stride consistency warnings (one per
@@ -217,7 +219,7 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
                 f"{what}: window {eff} is larger than the input ({n}"
                 + (f", {padded} padded" if padded != n else "")
                 + f") along {_axis_names(len(spatial), [axis])}: output size {size.text} = {size.value}",
-                "k",
+                kernel_arg,
             )
             return None
         remainder = (n + before + after - eff) % sa

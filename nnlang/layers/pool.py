@@ -28,7 +28,7 @@ class Pool(LayerKind):
             return None
         stride = a.s if a.s is not None else a.size
         window = sliding_window(shape, a.size, stride, (1,) * self.spatial, a.pad, ctx, what=self.name,
-                                ceil=a.ceil, pool=True)
+                                ceil=a.ceil, pool=True, kernel_arg="size")
         if window is None:
             return None
         dims, pads = window

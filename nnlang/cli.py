@@ -147,6 +147,43 @@ def check(file, convention, werror):
     sys.exit(1 if failed else 0)
 
 
+@cli.command(name="compare")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("left")
+@click.argument("right")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True)
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True)
+@click.option("--units", type=click.Choice(["si", "iec"]), default="si", show_default=True)
+def compare_command(file, left, right, fmt, convention, dtype, units):
+    """Side-by-side report of models LEFT and RIGHT of FILE."""
+    from .report import Options, compare
+    from .emit import compare as emit_compare
+
+    compilation = _compile(file, convention)
+    failed = _print_diagnostics(compilation, False)
+    if failed:
+        sys.exit(1)
+    program = compilation.program
+    names = [m.name for m in program.models]
+    for name in (left, right):
+        if program.model(name) is None:
+            from .diagnostics import suggest
+
+            hint = suggest(name, names)
+            click.echo(f"nnc: error: {file} has no model '{name}'" + (f"; {hint}" if hint else "")
+                       + f" (models: {', '.join(names) or 'none'})", err=True)
+            sys.exit(2)
+    options = Options(convention=convention, dtype=dtype, units=units)
+    comparison = compare(program.model(left), program.model(right), options)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(emit_compare.json_data(comparison), indent=2))
+    else:
+        click.echo(emit_compare.text(comparison, options))
+
+
 @cli.command()
 @click.argument("code")
 def explain(code):

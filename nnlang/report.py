@@ -136,3 +136,48 @@ def shape_with_batch(shape: Optional[tuple], batch: Optional[int]) -> str:
 
 
 __all__ = ["Column", "DTYPE_BYTES", "Memory", "Options", "Row", "UNITS", "fmt_shape", "rows", "shape_with_batch"]
+
+
+@attrs.frozen
+class CompareRow:
+    label: str
+    path: tuple  # () for the whole model, else a block or branch path present in both models
+    left: Optional[int]
+    right: Optional[int]
+
+    @property
+    def ratio(self) -> Optional[float]:
+        if not self.left or self.right is None:
+            return None
+        return self.right / self.left
+
+
+@attrs.frozen
+class ModelComparison:
+    left: ir.Model
+    right: ir.Model
+    rows: tuple  # CompareRow: totals first, then shared blocks and branches
+
+
+def compare(left: ir.Model, right: ir.Model, options: Options) -> ModelComparison:
+    """Side-by-side figures of two models, and of the blocks and branches they share by path."""
+    lt, rt = left.totals(), right.totals()
+    lm = Memory(lt.params, options.dtype, options.units)
+    rm = Memory(rt.params, options.dtype, options.units)
+    rows = [
+        CompareRow("params", (), lt.params, rt.params),
+        CompareRow("trainable params", (), lt.trainable, rt.trainable),
+        CompareRow("non-trainable params", (), lt.non_trainable, rt.non_trainable),
+        CompareRow("MACs", (), lt.macs, rt.macs),
+        CompareRow(f"parameter bytes ({options.dtype})", (), lm.bytes, rm.bytes),
+    ]
+    right_groups = {g.path: g for g in right.groups()}
+    for group in left.groups():
+        other = right_groups.get(group.path)
+        if other is None:
+            continue
+        a, b = group.totals(), other.totals()
+        name = "/".join(group.path)
+        rows.append(CompareRow(f"{name} params", group.path, a.params, b.params))
+        rows.append(CompareRow(f"{name} MACs", group.path, a.macs, b.macs))
+    return ModelComparison(left, right, tuple(rows))

@@ -298,16 +298,19 @@ def test_gru_example_under_textbook_fails_its_keras_expectation():
 # --------------------------------------------------------------------------
 # The flags the comments name for the memory questions are accepted.
 
-@pytest.mark.parametrize("example, flags", [
-    ("exam_cnn_rgb28.nn", ("--dtype", "float64", "--units", "si")),
-    ("exam_cnn_rgb28.nn", ("--dtype", "float64", "--units", "iec")),
-    ("exam_stride2_convs.nn", ("--dtype", "float32", "--batch", "50")),
-    ("exam_stride2_convs.nn", ("--batch", "1")),
+@pytest.mark.parametrize("example, flags, answer", [
+    # 000 Q2: 686,090*8 = 5,488,720 B = 5.49 MB = 5.23 MiB (the key's "5,23MB")
+    ("exam_cnn_rgb28.nn", ("--dtype", "float64", "--units", "si"), r"5\.49\s*MB\b"),
+    ("exam_cnn_rgb28.nn", ("--dtype", "float64", "--units", "iec"), r"5\.23\s*MiB\b"),
+    # 001: 903,400*4 = 3,613,600 B = 3.61 MB of float32 parameters
+    ("exam_stride2_convs.nn", ("--dtype", "float32", "--batch", "50"), r"3\.61\s*MB\b"),
+    ("exam_stride2_convs.nn", ("--batch", "1"), r"3\.61\s*MB\b"),
 ])
-def test_memory_flags_accepted(example, flags):
+def test_memory_flags(example, flags, answer):
     proc = run_nnc(EXAMPLES / example, *flags)
     assert_no_traceback(proc)
     assert proc.returncode == 0, proc.stderr
+    assert re.search(answer, proc.stdout), proc.stdout
 
 
 # --------------------------------------------------------------------------

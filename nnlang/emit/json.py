@@ -89,12 +89,20 @@ def model_json(model: ir.Model, options: Options) -> dict:
     return data
 
 
+def _comparison(program, names, options: Options) -> dict:
+    from ..report import compare
+    from .compare import json_data
+
+    left, right = (program.model(name) for name in names[:2])
+    return json_data(compare(left, right, options))
+
+
 def render(program, diagnostics, options: Options, source_name: str) -> str:
     document = {
         "file": source_name,
         "convention": options.convention,
         "models": [model_json(m, options) for m in program.models] if program else [],
-        "comparisons": [list(c.names) for c in program.comparisons] if program else [],
+        "comparisons": [_comparison(program, c.names, options) for c in program.comparisons] if program else [],
         "diagnostics": [dict(d.to_json(), file=source_name) for d in diagnostics],
     }
     return json.dumps(document, indent=2) + "\n"

@@ -32,7 +32,7 @@ def cell(row: Row, column: Column, options: Options) -> str:
     if column is Column.PARAMS:
         return f"{row.params:,}"
     if column is Column.MACS:
-        return f"{row.macs:,}" if row.macs or row.layer is not None else ""
+        return f"{row.macs:,}"
     return getattr(row, column.key)
 
 
@@ -114,5 +114,11 @@ def model_text(model: ir.Model, options: Options, ascii_only: bool = False) -> s
 
 
 def render(program, options: Options, ascii_only: bool = False) -> str:
+    from ..report import compare
+    from . import compare as emit_compare
+
     parts = [model_text(m, options, ascii_only) for m in program.models]
+    for comparison in program.comparisons:
+        left, right = (program.model(name) for name in comparison.names[:2])
+        parts.append(emit_compare.text(compare(left, right, options), options))
     return "\n\n".join(parts) + "\n" if parts else ""

@@ -26,11 +26,48 @@ CONVENTIONS = ("keras", "pytorch", "textbook")
 DTYPES = ("float16", "bfloat16", "float32", "float64", "int8")
 
 
+#: Commands whose module is imported only when the command runs, to keep start-up light.
+LAZY_COMMANDS = {
+    "diagram": "nnlang.commands.diagram:diagram",
+    "export": "nnlang.commands.export:export",
+    "lsp": "nnlang.commands.lsp:lsp",
+}
+
+
 class _DefaultGroup(click.Group):
-    """`nnc FILE ...` means `nnc summary FILE ...`."""
+    """`nnc FILE ...` means `nnc summary FILE ...`; some commands load lazily."""
+
+    def _available_lazy(self) -> dict:
+        from importlib.util import find_spec
+
+        found = {}
+        for name, target in LAZY_COMMANDS.items():
+            module = target.split(":")[0]
+            try:
+                if find_spec(module) is not None:
+                    found[name] = target
+            except ModuleNotFoundError:
+                continue
+        return found
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self._available_lazy()))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None or name not in LAZY_COMMANDS:
+            return command
+        target = self._available_lazy().get(name)
+        if target is None:
+            return None
+        from importlib import import_module
+
+        module, attribute = target.split(":")
+        return getattr(import_module(module), attribute)
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        known = set(self.commands) | set(LAZY_COMMANDS)
+        if args and args[0] not in known and args[0] not in ("--help", "-h", "--version"):
             args = ["summary", *args]
         return super().parse_args(ctx, args)
 
@@ -66,6 +103,21 @@ def _report_options(function):
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def compile_or_exit(path: str, convention: str = "keras"):
+    """Compile FILE for a command; exit 2 when it cannot be read."""
+    return _compile(path, convention)
+
+
+def print_diagnostics(compilation, werror: bool = False) -> bool:
+    """Print every diagnostic to standard error; True when the file must fail."""
+    return _print_diagnostics(compilation, werror)
+
+
+def write_output(text: str, output) -> None:
+    """Write text to standard output, or atomically to a file."""
+    _write(text, output)
 
 
 def _compile(path: str, convention: str):

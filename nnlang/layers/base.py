@@ -232,9 +232,9 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
                  f"stride {sa}: the last {remainder - after} input row(s)/column(s) are never read", "s",
                  f"an input of {n + extra} (or {extra} more padding) would make it exact")
         if explicit == "same" and before != after:
-            find(axis, "W202",
-                 f"{what}: 'same' padding is asymmetric: {before} before and {after} after (as TensorFlow/Keras pad "
-                 f"it); a symmetric padding of {before} or {after}, as in PyTorch, gives a different size", "pad")
+            find(axis, "W202", f"{what}: 'same' padding is asymmetric: {before} before and {after} after, as "
+                               "TensorFlow/Keras pad it", "pad", _symmetric_alternative(n, ka, sa, da, before, after,
+                                                                                       size.value))
         if isinstance(explicit, int) and explicit and not pool and explicit * 2 >= eff:
             find(axis, "W204", f"{what}: padding {explicit} is half the window ({eff}) or more: border outputs "
                                "see mostly zeros", "pad")
@@ -252,6 +252,18 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
     ) and not pool:
         ctx.warn("W205", f"{what}: the output collapses to {fmt_dims(known)}", None)
     return tuple(dims), pads
+
+
+def _symmetric_alternative(n, k, s, d, before, after, size) -> str:
+    """What PyTorch's symmetric padding gives instead of an uneven 'same'."""
+    options = []
+    for p in sorted({before, after}):
+        other = window_output(n, k, s, d, p, p)
+        if other.value == size:
+            options.append(f"padding={p} gives the same size {size} but shifts the windows")
+        else:
+            options.append(f"padding={p} gives {other.value}, not {size}")
+    return "in PyTorch, " + "; ".join(options)
 
 
 def _axis_names(rank: int, axes) -> str:

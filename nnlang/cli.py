@@ -21,7 +21,7 @@ import click
 from . import __version__
 from .diagnostics import CODES, render as render_diagnostic
 
-FORMATS = ("text", "json", "markdown", "csv")
+FORMATS = ("text", "json", "markdown", "csv", "latex", "html", "equation")
 CONVENTIONS = ("keras", "pytorch", "textbook")
 DTYPES = ("float16", "bfloat16", "float32", "float64", "int8")
 
@@ -95,6 +95,16 @@ def _report_options(function):
         click.option("--depth", type=click.IntRange(min=0), default=None,
                      help="Fold blocks deeper than N into one row each."),
         click.option("--explain", is_flag=True, help="Show the formula behind every number."),
+        click.option("--ops", type=click.Choice(["macs", "flops", "flops-all"]), default="macs", show_default=True,
+                     help="Operations column: MACs, FLOPs (2 x MACs), or FLOPs with bias additions, activations "
+                          "and pooling."),
+        click.option("--memory", is_flag=True,
+                     help="Itemised memory: parameters, activations, inference peak, training (with --batch)."),
+        click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="adam",
+                     show_default=True, help="Optimizer state counted in training memory."),
+        click.option("--columns", default=None, metavar="LIST",
+                     help="Columns to show, in order: layer,output,params,trainable,non_trainable,kernel,stride,"
+                          "padding,macs,flops,pool_ops,memory."),
         click.option("--ascii", "ascii_only", is_flag=True, help="ASCII table borders instead of box drawing."),
         click.option("--werror", is_flag=True, help="Treat warnings as errors."),
         click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -158,13 +168,19 @@ def _write(text: str, output: str | None) -> None:
 @cli.command(hidden=True)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @_report_options
-def summary(file, fmt, convention, dtype, units, batch, depth, explain, ascii_only, werror, output):
+def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, memory, optimizer, columns, ascii_only,
+            werror, output):
     """Summary table of every model in FILE."""
-    from .report import Options
+    from .report import Column, Options
 
+    try:
+        picked = Column.parse(columns) if columns else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--columns") from None
     compilation = _compile(file, convention)
     failed = _print_diagnostics(compilation, werror)
-    options = Options(convention=convention, dtype=dtype, units=units, batch=batch, depth=depth, explain=explain)
+    options = Options(convention=convention, dtype=dtype, units=units, batch=batch, depth=depth, explain=explain,
+                      ops=ops, memory=memory, optimizer=optimizer, columns=picked)
     if fmt == "json":
         from .emit import json as emit_json
 
@@ -179,10 +195,19 @@ def summary(file, fmt, convention, dtype, units, batch, depth, explain, ascii_on
         from .emit import text as emit_text
 
         _write(emit_text.render(compilation.program, options, ascii_only), output)
+    elif fmt == "equation":
+        from .emit import equation
+
+        try:
+            text = equation.render(compilation.program)
+        except equation.NotAChain as error:
+            click.echo(f"nnc: error: {error}", err=True)
+            sys.exit(1)
+        _write(text, output)
     else:
         from .emit import tables
 
-        _write(tables.render(compilation.program, options, fmt), output)
+        _write(tables.render(compilation.program, options, fmt, compilation.source.name), output)
 
 
 @cli.command()

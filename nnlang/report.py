@@ -15,6 +15,12 @@ DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 
 UNITS = {"si": (10**6, "MB"), "iec": (2**20, "MiB")}
 
 
+OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}  # values kept per parameter
+OPS = ("macs", "flops", "flops-all")
+#: layers whose output is a view of their input: no memory of their own
+VIEW_KINDS = ("flatten", "reshape")
+
+
 @attrs.frozen
 class Options:
     convention: str = "keras"
@@ -23,6 +29,14 @@ class Options:
     batch: Optional[int] = None
     depth: Optional[int] = None
     explain: bool = False
+    ops: str = "macs"
+    optimizer: str = "adam"
+    memory: bool = False
+    columns: Optional[tuple] = None  # Column members; None for the default set
+
+    @property
+    def batch_size(self) -> int:
+        return self.batch or 1
 
 
 @attrs.frozen
@@ -44,10 +58,20 @@ class Row:
     layer: Optional[ir.LayerNode] = None
     group: Optional[ir.Group] = None
     collapsed: bool = False
+    bias_adds: int = 0
+    activation_ops: int = 0
 
     @property
     def params(self) -> int:
         return self.trainable + self.non_trainable
+
+    def ops(self, kind: str) -> int:
+        """MACs, FLOPs (2 per MAC) or FLOPs with bias additions, activations and pooling."""
+        if kind == "macs":
+            return self.macs
+        if kind == "flops":
+            return 2 * self.macs
+        return 2 * self.macs + self.bias_adds + self.activation_ops + self.pool_ops
 
     @property
     def is_group(self) -> bool:
@@ -55,19 +79,77 @@ class Row:
 
 
 class Column(enum.Enum):
-    """The columns a table can show, in their default order."""
+    """The columns a table can show (`--columns`); DEFAULT_COLUMNS is the usual set and order."""
 
-    LAYER = ("layer", "Layer (type)")
-    OUTPUT = ("output", "Output Shape")
-    PARAMS = ("params", "Param #")
-    KERNEL = ("kernel", "Kernel")
-    STRIDE = ("stride", "Stride")
-    PADDING = ("padding", "Padding")
-    MACS = ("macs", "MACs")
+    LAYER = ("layer", "Layer (type)", False)
+    OUTPUT = ("output", "Output Shape", False)
+    PARAMS = ("params", "Param #", True)
+    TRAINABLE = ("trainable", "Trainable", True)
+    NON_TRAINABLE = ("non_trainable", "Non-trainable", True)
+    KERNEL = ("kernel", "Kernel", False)
+    STRIDE = ("stride", "Stride", False)
+    PADDING = ("padding", "Padding", False)
+    MACS = ("macs", "MACs", True)
+    FLOPS = ("flops", "FLOPs", True)
+    POOL_OPS = ("pool_ops", "Pool ops", True)
+    MEMORY = ("memory", "Output memory", True)
 
-    def __init__(self, key: str, title: str):
+    def __init__(self, key: str, title: str, numeric: bool):
         self.key = key
         self.title = title
+        self.numeric = numeric
+
+    @classmethod
+    def parse(cls, text: str) -> tuple:
+        """`layer,output,params` -> columns; ValueError naming a wrong one."""
+        by_key = {c.key: c for c in cls}
+        picked = []
+        for key in (k.strip().lower().replace("-", "_") for k in text.split(",") if k.strip()):
+            if key not in by_key:
+                raise ValueError(f"unknown column '{key}'; columns: {', '.join(by_key)}")
+            picked.append(by_key[key])
+        return tuple(picked)
+
+
+DEFAULT_COLUMNS = (Column.LAYER, Column.OUTPUT, Column.PARAMS, Column.KERNEL, Column.STRIDE, Column.PADDING,
+                   Column.MACS)
+
+
+def columns_for(options: Options) -> tuple:
+    """The columns to show: the user's, or the default with MACs replaced by the chosen operation count."""
+    if options.columns:
+        return options.columns
+    if options.ops != "macs":
+        return tuple(Column.FLOPS if c is Column.MACS else c for c in DEFAULT_COLUMNS)
+    return DEFAULT_COLUMNS
+
+
+def ops_title(kind: str) -> str:
+    return {"macs": "MACs", "flops": "FLOPs (2 x MACs)",
+            "flops-all": "FLOPs (2 x MACs + bias adds + activations + pooling)"}[kind]
+
+
+def elements(shape: Optional[tuple]) -> Optional[int]:
+    """Values in one sample of a tensor; None when a dimension is unknown."""
+    if shape is None or None in shape:
+        return None
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
+def bias_adds(layer: ir.LayerNode) -> int:
+    """One addition per output value for layers that add a bias (convolutions and dense)."""
+    if layer.family in ("conv", "dense") and layer.kind != "embedding" and layer.args.get("bias", False):
+        return elements(layer.output_shape) or 0
+    return 0
+
+
+def activation_ops(layer: ir.LayerNode) -> int:
+    if layer.activation or layer.kind == "activation":
+        return elements(layer.output_shape) or 0
+    return 0
 
 
 def group_type(group: ir.Group) -> str:
@@ -83,15 +165,18 @@ def rows(model: ir.Model, depth: Optional[int] = None) -> list[Row]:
             if isinstance(child, ir.Group):
                 totals = child.totals()
                 collapsed = depth is not None and level + 1 >= depth
+                inside = list(child.layers())
                 out.append(Row(level, child.name, group_type(child), child.output_shape, totals.trainable,
                                totals.non_trainable, totals.macs, totals.pool_ops, group=child,
-                               collapsed=collapsed))
+                               collapsed=collapsed, bias_adds=sum(bias_adds(n) for n in inside),
+                               activation_ops=sum(activation_ops(n) for n in inside)))
                 if not collapsed:
                     visit(child, level + 1)
             else:
                 out.append(Row(level, child.name, child.kind, child.output_shape, child.trainable.value,
                                child.non_trainable.value, child.macs.value, child.pool_ops.value, child.kernel,
-                               child.stride, child.padding, child.activation, layer=child))
+                               child.stride, child.padding, child.activation, layer=child,
+                               bias_adds=bias_adds(child), activation_ops=activation_ops(child)))
 
     if model.root is not None:
         visit(model.root, 0)
@@ -125,6 +210,88 @@ class Memory:
         divisor = "10^6" if self.units == "si" else "2^20"
         return (f"{self.params:,} x {DTYPE_BYTES[self.dtype]} bytes ({self.dtype}) = {self.bytes:,} bytes = "
                 f"{self.bytes:,} / {divisor} = {self.text()}")
+
+
+@attrs.frozen
+class MemoryLine:
+    label: str
+    values: Optional[int]  # number of values, None when unknown
+    bytes: Optional[int]
+    how: str  # the arithmetic, in words and numbers
+
+
+@attrs.frozen
+class MemoryReport:
+    """Parameter, activation, inference and training memory, itemised."""
+
+    dtype: str
+    units: str
+    batch: int
+    optimizer: str
+    params: MemoryLine
+    input: MemoryLine
+    activations: MemoryLine  # every layer output of one sample
+    inference_peak: MemoryLine  # largest input+output pair alive at once, times the batch
+    peak_layer: str
+    training: tuple  # MemoryLine: parameters, gradients, optimizer state, input and activations, total
+
+    def scaled(self, count: Optional[int]) -> str:
+        if count is None:
+            return "unknown"
+        divisor, unit = UNITS[self.units]
+        return f"{count / divisor:,.2f} {unit}"
+
+
+def memory_report(model: ir.Model, options: Options) -> MemoryReport:
+    size = DTYPE_BYTES[options.dtype]
+    batch = options.batch_size
+    totals = model.totals()
+    params = MemoryLine("parameters", totals.params, totals.params * size,
+                        f"{totals.params:,} x {size} B")
+    input_values = elements(model.input_shape)
+    stored = [n for n in model.layers if n.kind not in VIEW_KINDS]
+    outputs = [elements(n.output_shape) for n in stored]
+    known = None if None in outputs else sum(outputs)
+    activations = MemoryLine("activations (every layer output, one sample)", known,
+                             None if known is None else known * size,
+                             f"{known:,} values x {size} B" if known is not None else "a dimension is unknown")
+    single_input = MemoryLine("input (one sample)", input_values,
+                              None if input_values is None else input_values * size,
+                              f"{input_values:,} values x {size} B" if input_values is not None else "unknown")
+    # inference: a layer's inputs and output are alive together; the rest can be freed
+    peak, peak_layer = None, ""
+    values_of = {-1: input_values}
+    for node in model.layers:
+        values_of[node.index] = elements(node.output_shape)
+        if node.kind in VIEW_KINDS:
+            continue
+        pair = [values_of.get(i) for i in node.inputs] + [values_of[node.index]]
+        if None in pair:
+            peak = None
+            peak_layer = "unknown"
+            break
+        if peak is None or sum(pair) > peak:
+            peak, peak_layer = sum(pair), node.name
+    inference = MemoryLine(
+        f"inference peak (largest input+output pair: {peak_layer})" if peak_layer else "inference peak",
+        None if peak is None else peak * batch, None if peak is None else peak * batch * size,
+        f"{peak:,} values x {batch} x {size} B" if peak is not None else "a dimension is unknown")
+    state = OPTIMIZER_STATE[options.optimizer]
+    kept = None if known is None or input_values is None else (known + input_values) * batch
+    lines = [
+        MemoryLine("parameters", totals.params, totals.params * size, f"{totals.params:,} x {size} B"),
+        MemoryLine("gradients", totals.trainable, totals.trainable * size,
+                   f"{totals.trainable:,} trainable x {size} B"),
+        MemoryLine(f"optimizer state ({options.optimizer}: {state} per parameter)", state * totals.trainable,
+                   state * totals.trainable * size, f"{state} x {totals.trainable:,} x {size} B"),
+        MemoryLine(f"input and activations (batch {batch})", kept, None if kept is None else kept * size,
+                   f"({input_values:,} + {known:,}) values x {batch} x {size} B" if kept is not None else
+                   "a dimension is unknown"),
+    ]
+    total_bytes = None if any(line.bytes is None for line in lines) else sum(line.bytes for line in lines)
+    lines.append(MemoryLine("total", None, total_bytes, "sum of the lines above"))
+    return MemoryReport(options.dtype, options.units, batch, options.optimizer, params, single_input, activations,
+                        inference, peak_layer, tuple(lines))
 
 
 def shape_with_batch(shape: Optional[tuple], batch: Optional[int]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from .. import ir
-from ..report import Memory, Options
+from ..report import DTYPE_BYTES, Memory, Options, activation_ops, bias_adds, memory_report
 
 
 def _shape(shape):
@@ -85,7 +85,24 @@ def model_json(model: ir.Model, options: Options) -> dict:
     }
     memory = Memory(totals.params, options.dtype, options.units)
     data["totals"]["param_bytes"] = memory.bytes
-    data["memory"] = {"dtype": options.dtype, "units": memory.unit, "params": round(memory.scaled, 6)}
+    data["totals"]["bias_adds"] = sum(bias_adds(n) for n in model.layers)
+    data["totals"]["activation_ops"] = sum(activation_ops(n) for n in model.layers)
+    report = memory_report(model, options)
+
+    def line(item):
+        return {"label": item.label, "values": item.values, "bytes": item.bytes, "how": item.how}
+
+    data["memory"] = {
+        "dtype": options.dtype,
+        "units": memory.unit,
+        "bytes_per_value": DTYPE_BYTES[options.dtype],
+        "batch": report.batch,
+        "params": line(report.params),
+        "input": line(report.input),
+        "activations": line(report.activations),
+        "inference_peak": dict(line(report.inference_peak), layer=report.peak_layer),
+        "training": {"optimizer": report.optimizer, "lines": [line(item) for item in report.training]},
+    }
     return data
 
 

@@ -1,33 +1,47 @@
-"""Markdown and CSV tables: the same rows as the text summary, other presentation."""
+"""Markdown, CSV, LaTeX and HTML tables: the rows of the text summary, other presentation."""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 
-from ..report import Column, Memory, Options, rows
-from .text import cell
+from ..report import Column, Options, columns_for, rows
+from .common import cell, explanation, memory_lines, title, totals_lines
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _body(model, options: Options):
+    """(columns, [(row, cells)]) shared by every table format."""
+    columns = columns_for(options)
+    return columns, [(row, [cell(row, c, options) for c in columns]) for row in rows(model, options.depth)]
 
 
 def _markdown(program, options: Options) -> str:
     parts = []
     for model in program.models:
-        totals = model.totals()
-        memory = Memory(totals.params, options.dtype, options.units)
+        columns, body = _body(model, options)
         lines = [f"### Model `{model.name}`", ""]
-        lines.append("| " + " | ".join(c.title for c in Column) + " |")
-        lines.append("|" + "|".join("---:" if c in (Column.PARAMS, Column.MACS) else "---" for c in Column) + "|")
-        for row in rows(model, options.depth):
-            values = [cell(row, c, options).replace("|", "\\|") for c in Column]
-            values[0] = "&nbsp;" * (2 * row.depth) + values[0].strip()
+        lines.append("| " + " | ".join(title(c, options) for c in columns) + " |")
+        lines.append("|" + "|".join("---:" if c.numeric else "---" for c in columns) + "|")
+        for row, values in body:
+            values = [v.replace("|", "\\|") for v in values]
+            if columns[0] is Column.LAYER:
+                values[0] = "&nbsp;" * (2 * row.depth) + values[0].strip()
             lines.append("| " + " | ".join(values) + " |")
-        lines += [
-            "",
-            f"- Total params: {totals.params:,} ({memory.text()} at {options.dtype})",
-            f"- Trainable params: {totals.trainable:,}",
-            f"- Non-trainable params: {totals.non_trainable:,}",
-            f"- MACs: {totals.macs:,}",
-        ]
+            if options.explain:
+                lines += [f"|{'&nbsp;' * (2 * row.depth + 2)}= {text} |" + " |" * (len(columns) - 1)
+                          for text in explanation(row)]
+        lines.append("")
+        lines += [f"- {line}" for line in totals_lines(model, options)]
+        if options.memory:
+            lines += ["", "```", *memory_lines(model, options), "```"]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -36,14 +50,94 @@ def _csv(program, options: Options) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["model", "depth", "name", "type", "output_shape", "params", "trainable_params",
-                     "non_trainable_params", "macs", "kernel", "stride", "padding"])
+                     "non_trainable_params", "macs", "flops", "pool_ops", "kernel", "stride", "padding", "activation"])
     for model in program.models:
         for row in rows(model, options.depth):
             shape = "x".join("?" if d is None else str(d) for d in row.output_shape or ())
             writer.writerow([model.name, row.depth, row.name, row.type, shape, row.params, row.trainable,
-                             row.non_trainable, row.macs, row.kernel, row.stride, row.padding])
+                             row.non_trainable, row.macs, row.ops("flops" if options.ops == "macs" else options.ops),
+                             row.pool_ops, row.kernel, row.stride, row.padding, row.activation])
     return buffer.getvalue()
 
 
-def render(program, options: Options, fmt: str) -> str:
-    return _markdown(program, options) if fmt == "markdown" else _csv(program, options)
+def _latex(program, options: Options) -> str:
+    """booktabs tables; they compile in a plain article with \\usepackage{booktabs}."""
+    parts = ["% nnc report: needs \\usepackage{booktabs} in the preamble"]
+    for model in program.models:
+        columns, body = _body(model, options)
+        spec = "".join("r" if c.numeric else "l" for c in columns)
+        lines = [r"\begin{table}[htbp]", r"\centering", r"\small",
+                 rf"\caption{{Model \texttt{{{latex_escape(model.name)}}}}}",
+                 rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+                 " & ".join(latex_escape(title(c, options)) for c in columns) + r" \\", r"\midrule"]
+        for row, values in body:
+            escaped = [latex_escape(v.strip()) for v in values]
+            if columns[0] is Column.LAYER and row.depth:
+                escaped[0] = rf"\hspace{{{row.depth}em}}" + escaped[0]
+            lines.append(" & ".join(escaped) + r" \\")
+            if options.explain:
+                for text in explanation(row):
+                    lines.append(rf"\multicolumn{{{len(columns)}}}{{l}}{{\hspace{{{row.depth + 1}em}}"
+                                 rf"\footnotesize $=$ \texttt{{{latex_escape(text)}}}}} \\")
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+        lines += [latex_escape(line) + r" \\" for line in totals_lines(model, options)]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #111; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { padding: 0.25em 0.8em; border-bottom: 1px solid #ccc; text-align: left; white-space: pre; }
+th { border-bottom: 2px solid #333; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.group td { font-weight: 600; }
+tr.explain td { color: #555; font-size: 0.9em; border-bottom: none; }
+ul.totals { list-style: none; padding: 0; }
+@media print { body { margin: 0; } tr { page-break-inside: avoid; } }
+""".strip()
+
+
+_NUM = ' class="num"'
+
+
+def _html(program, options: Options, source_name: str) -> str:
+    esc = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           f"<title>nnc report: {esc(source_name)}</title>", f"<style>\n{_CSS}\n</style>", "</head>", "<body>",
+           f"<h1>{esc(source_name)}</h1>"]
+    for model in program.models:
+        columns, body = _body(model, options)
+        out.append(f"<h2>Model <code>{esc(model.name)}</code></h2>")
+        out.append("<table>")
+        out.append("<thead><tr>" + "".join(f"<th{_NUM if c.numeric else ''}>{esc(title(c, options))}</th>"
+                                           for c in columns) + "</tr></thead>")
+        out.append("<tbody>")
+        for row, values in body:
+            klass = ' class="group"' if row.is_group else ""
+            cells = "".join(f"<td{_NUM if c.numeric else ''}>{esc(v)}</td>" for c, v in zip(columns, values))
+            out.append(f"<tr{klass}>{cells}</tr>")
+            if options.explain:
+                for text in explanation(row):
+                    indent = "  " * (row.depth + 1)
+                    out.append(f'<tr class="explain"><td colspan="{len(columns)}">{esc(indent)}= {esc(text)}</td></tr>')
+        out.append("</tbody>")
+        out.append("</table>")
+        out.append('<ul class="totals">' + "".join(f"<li>{esc(line)}</li>" for line in totals_lines(model, options))
+                   + "</ul>")
+        if options.memory:
+            out.append("<pre>" + esc("\n".join(memory_lines(model, options))) + "</pre>")
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def render(program, options: Options, fmt: str, source_name: str = "") -> str:
+    if fmt == "markdown":
+        return _markdown(program, options)
+    if fmt == "csv":
+        return _csv(program, options)
+    if fmt == "latex":
+        return _latex(program, options)
+    if fmt == "html":
+        return _html(program, options, source_name)
+    raise ValueError(fmt)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import ir
-from ..report import Column, Memory, Options, Row, rows, shape_with_batch
+from ..report import Options, columns_for, rows, shape_with_batch
+from .common import cell, explanation, memory_lines, title, totals_lines
 
 BOX = {
     "top": ("┏", "━", "┳", "┓"),
@@ -19,48 +20,11 @@ ASCII = {
     "body": ("|", "|", "|"),
     "bottom": ("+", "-", "+", "+"),
 }
-NUMERIC = {Column.PARAMS, Column.MACS}
-
-
-def cell(row: Row, column: Column, options: Options) -> str:
-    if column is Column.LAYER:
-        kind = row.type + (f", {row.activation}" if row.activation else "")
-        mark = " [+]" if row.collapsed else ""
-        return f"{'  ' * row.depth}{row.name} ({kind}){mark}"
-    if column is Column.OUTPUT:
-        return shape_with_batch(row.output_shape, options.batch)
-    if column is Column.PARAMS:
-        return f"{row.params:,}"
-    if column is Column.MACS:
-        return f"{row.macs:,}"
-    return getattr(row, column.key)
-
-
-def explanation(row: Row) -> list[str]:
-    """The worked formulas of one layer row, as a student writes them."""
-    node = row.layer
-    if node is None:
-        return []
-    lines = []
-    named = [d for d in node.dims if d is not None and not d.is_literal]
-    if named:
-        worked = list(dict.fromkeys(d.worked() for d in named))  # height and width alike: shown once
-        lines.append("output: " + ", ".join(worked) + (" (each axis)" if len(worked) < len(named) else ""))
-    if not node.trainable.is_literal:
-        lines.append("params: " + node.trainable.worked())
-    if not node.non_trainable.is_literal:
-        lines.append("non-trainable: " + node.non_trainable.worked())
-    if not node.macs.is_literal:
-        lines.append("MACs: " + node.macs.worked())
-    if not node.pool_ops.is_literal:
-        lines.append("pool ops: " + node.pool_ops.worked())
-    return lines
-
-
-def table(model: ir.Model, options: Options, columns=tuple(Column), ascii_only: bool = False) -> str:
+def table(model: ir.Model, options: Options, ascii_only: bool = False) -> str:
     style = ASCII if ascii_only else BOX
+    columns = columns_for(options)
     body = rows(model, options.depth)
-    header = [c.title for c in columns]
+    header = [title(c, options) for c in columns]
     cells = []
     for row in body:
         cells.append([cell(row, c, options) for c in columns])
@@ -77,7 +41,7 @@ def table(model: ir.Model, options: Options, columns=tuple(Column), ascii_only: 
         left, middle, right = style[kind]
         parts = []
         for value, width, column in zip(values, widths, columns):
-            parts.append(value.rjust(width) if column in NUMERIC else value.ljust(width))
+            parts.append(value.rjust(width) if column.numeric else value.ljust(width))
         return left + " " + f" {middle} ".join(parts) + " " + right
 
     out = [rule("top"), line(header, "head"), rule("rule")]
@@ -86,31 +50,14 @@ def table(model: ir.Model, options: Options, columns=tuple(Column), ascii_only: 
     return "\n".join(out)
 
 
-def totals_text(model: ir.Model, options: Options) -> str:
-    totals = model.totals()
-    memory = Memory(totals.params, options.dtype, options.units)
-    lines = [
-        f" Total params: {totals.params:,} ({memory.text()} at {options.dtype})",
-        f" Trainable params: {totals.trainable:,}",
-        f" Non-trainable params: {totals.non_trainable:,}",
-        f" MACs: {totals.macs:,}" + (" (per time step where the length is unknown)" if _per_step(model) else ""),
-    ]
-    if totals.pool_ops:
-        lines.append(f" Pooling operations (not MACs): {totals.pool_ops:,}")
-    if options.explain:
-        lines.append(f" Parameter memory: {memory.worked()}")
-    return "\n".join(lines)
-
-
-def _per_step(model: ir.Model) -> bool:
-    return any(n.family == "recurrent" and n.input_shape and n.input_shape[0] is None for n in model.layers)
-
-
 def model_text(model: ir.Model, options: Options, ascii_only: bool = False) -> str:
     head = f'Model: "{model.name}"  input {shape_with_batch(model.input_shape, options.batch)}'
     if options.convention != "keras":
         head += f"  ({options.convention} convention)"
-    return "\n".join([head, table(model, options, ascii_only=ascii_only), totals_text(model, options)])
+    parts = [head, table(model, options, ascii_only=ascii_only), "\n".join(" " + line for line in totals_lines(model, options))]
+    if options.memory:
+        parts.append("\n".join(memory_lines(model, options)))
+    return "\n".join(parts)
 
 
 def render(program, options: Options, ascii_only: bool = False) -> str:

@@ -1,0 +1,156 @@
+"""Reports for every reader: formats parse and agree with the JSON report, memory and operations
+follow the arithmetic written here, the equation of a chain."""
+
+import csv
+import io
+import xml.etree.ElementTree as ElementTree
+from html.parser import HTMLParser
+
+import pytest
+
+from helpers_nnc import EXAMPLES, nnc_json, run_nnc
+
+STRIDE2 = EXAMPLES / "exam_stride2_convs.nn"
+EXAM = EXAMPLES / "exam_cnn_rgb28.nn"
+
+
+def test_memory_answers_question_2_of_001():
+    """Géron's exercise: three 3x3/2 'same' convolutions (100, 200, 400 maps) on 200x300x3, float32."""
+    params = (3 * 3 * 3 + 1) * 100 + (3 * 3 * 100 + 1) * 200 + (3 * 3 * 200 + 1) * 400
+    outputs = [100 * 150 * 100, 50 * 75 * 200, 25 * 38 * 400]
+    image = 200 * 300 * 3
+    (model,) = nnc_json(STRIDE2, "--batch", "50", "--optimizer", "sgd")["models"]
+    memory = model["memory"]
+    assert memory["params"]["bytes"] == params * 4 == 3_613_600
+    assert memory["activations"]["values"] == sum(outputs) == 2_630_000
+    # inference keeps a layer's input and output: the largest pair is conv2d_2 (1.5M in, 0.75M out)
+    assert memory["inference_peak"]["layer"] == "conv2d_2"
+    assert memory["inference_peak"]["bytes"] == (outputs[0] + outputs[1]) * 50 * 4
+    lines = {line["label"]: line["bytes"] for line in memory["training"]["lines"]}
+    assert lines["parameters"] == params * 4
+    assert lines["gradients"] == params * 4
+    assert lines["optimizer state (sgd: 0 per parameter)"] == 0
+    assert lines["input and activations (batch 50)"] == (image + sum(outputs)) * 50 * 4 == 562_000_000
+    assert lines["total"] == 2 * params * 4 + 562_000_000
+
+
+def test_memory_section_in_text_is_labelled_with_units():
+    proc = run_nnc(STRIDE2, "--memory", "--units", "iec")
+    assert proc.returncode == 0
+    assert "Memory (float32, MiB = 2^20 bytes)" in proc.stdout
+    assert f"{3_613_600 / 2**20:,.2f} MiB" in proc.stdout  # parameters: 3.45 MiB
+    # one sample: the peak pair holds 2,250,000 values * 4 B = 9,000,000 B = 8.58 MiB
+    assert f"{2_250_000 * 4 / 2**20:,.2f} MiB" in proc.stdout
+
+
+@pytest.mark.parametrize("optimizer, state", [("sgd", 0), ("momentum", 1), ("adam", 2)])
+def test_optimizer_state(optimizer, state):
+    (model,) = nnc_json(EXAM, "--optimizer", optimizer)["models"]
+    lines = {line["label"].split(" (")[0]: line["bytes"] for line in model["memory"]["training"]["lines"]}
+    assert lines["optimizer state"] == state * 686_090 * 4
+
+
+def test_flops_are_twice_the_macs_and_labelled():
+    macs = 28 * 28 * 32 * 75 + 24 * 24 * 64 * 800 + 8 * 8 * 64 * 1600 + 1024 * 512 + 512 * 10
+    proc = run_nnc(EXAM, "--ops", "flops")
+    assert f"FLOPs (2 x MACs): {2 * macs:,}" in proc.stdout
+    assert "FLOPs" in proc.stdout.splitlines()[2]
+
+
+def test_flops_all_adds_bias_activations_and_pooling():
+    (model,) = nnc_json(EXAM)["models"]
+    totals = model["totals"]
+    bias = 28 * 28 * 32 + 24 * 24 * 64 + 8 * 8 * 64 + 512 + 10
+    activations = 512 + 10  # relu and softmax written on the dense layers
+    pooling = 12 * 12 * 64 * 4 + 4 * 4 * 64 * 4
+    assert (totals["bias_adds"], totals["activation_ops"], totals["pool_ops"]) == (bias, activations, pooling)
+    proc = run_nnc(EXAM, "--ops", "flops-all")
+    expected = 2 * totals["macs"] + bias + activations + pooling
+    assert f"FLOPs (2 x MACs + bias adds + activations + pooling): {expected:,}" in proc.stdout
+
+
+def test_columns_pick_and_order():
+    proc = run_nnc(EXAM, "--columns", "params,layer,pool_ops", "--ascii")
+    header = proc.stdout.splitlines()[2]
+    assert header.index("Param #") < header.index("Layer (type)") < header.index("Pool ops")
+    assert "Output Shape" not in header
+    bad = run_nnc(EXAM, "--columns", "params,nope")
+    assert bad.returncode == 2 and "unknown column 'nope'" in bad.stderr
+
+
+def test_csv_and_markdown_agree_with_json():
+    layers = nnc_json(EXAM)["models"][0]["layers"]
+    rows = list(csv.DictReader(io.StringIO(run_nnc(EXAM, "--format", "csv").stdout)))
+    assert [(r["name"], int(r["params"]), int(r["macs"])) for r in rows] == [
+        (layer["name"], layer["params"], layer["macs"]) for layer in layers]
+    markdown = run_nnc(EXAM, "--format", "markdown").stdout.splitlines()
+    table = [line for line in markdown if line.startswith("| ") and "---" not in line][1:]
+    assert [int(line.split("|")[3].strip().replace(",", "")) for line in table] == [
+        layer["params"] for layer in layers]
+
+
+class _Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self._row, self._in_cell = [], None, False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._in_cell = True
+            self._row.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "tr":
+            self.rows.append(self._row)
+        elif tag in ("td", "th"):
+            self._in_cell = False
+
+    def handle_data(self, data):
+        if self._in_cell:
+            self._row[-1] += data
+
+
+def test_html_is_a_standalone_escaped_page(tmp_path):
+    source = tmp_path / "m.nn"
+    source.write_text("model a_b { input 4; dense 2 }")
+    page = run_nnc(source, "--format", "html").stdout
+    assert page.startswith("<!DOCTYPE html>") and "@media print" in page
+    parser = _Cells()
+    parser.feed(page)
+    assert parser.rows[1][:3] == ["dense_1 (dense)", "(None, 2)", "10"]
+    hostile = tmp_path / "<script>.nn"
+    hostile.write_text("model m { input 4; dense 2 }")
+    assert "<script>" not in run_nnc(hostile, "--format", "html").stdout
+
+
+def test_latex_is_booktabs_and_escaped():
+    text = run_nnc(EXAMPLES / "exam_dense_no_bias.nn", "--format", "latex").stdout
+    assert r"\toprule" in text and r"\midrule" in text and r"\bottomrule" in text
+    assert r"dense\_1 (dense, tanh) & (None, 500) & 600,000" in text
+    body = text.split(r"\begin{tabular}")[1].split(r"\end{tabular}")[0]
+    assert "_" not in body.replace(r"\_", "")
+
+
+def test_equation_of_question_1f_of_004():
+    text = run_nnc(EXAMPLES / "exam_dense_no_bias.nn", "--format", "equation").stdout
+    assert r"\tanh\left(W_{3}\, \tanh\left(W_{2}\, \tanh\left(W_{1}\, x\right)\right)\right)" in text
+    assert r"W_{1} \in \mathbb{R}^{500 \times 1200}" in text
+    assert r"W_{3} \in \mathbb{R}^{25 \times 750}" in text
+
+
+def test_equation_needs_a_chain(tmp_path):
+    path = tmp_path / "b.nn"
+    path.write_text("model m { input 8x8x3; concat { branch {} branch { conv2d 4 k=1 } } }")
+    proc = run_nnc(path, "--format", "equation")
+    assert proc.returncode == 1 and "needs a chain" in proc.stderr
+
+
+def test_depth_folds_blocks(tmp_path):
+    path = tmp_path / "d.nn"
+    path.write_text("block b(c) { conv2d c k=1; conv2d c k=1 }\nmodel m { input 4x4x2; b(3); b(5) }")
+    full = run_nnc(path, "--ascii").stdout
+    folded = run_nnc(path, "--ascii", "--depth", "1").stdout
+    assert full.count("(conv2d)") == 4 and folded.count("(conv2d)") == 0
+    assert "b_1 (b) [+]" in folded and f"{(2 * 3 + 3) + (3 * 3 + 3):,}" in folded

@@ -23,6 +23,8 @@ MAX_LAYERS = 1_000_000  # layers in one expanded model
 MAX_STEPS = 4_000_000  # statements executed while expanding one model, repeats included
 MAX_CALL_DEPTH = 100  # nested block calls
 CONVENTIONS = ("keras", "pytorch", "textbook")
+#: what `-> SHAPE key=N` may check besides the shape
+EXPECTATION_KEYS = ("params", "trainable", "non_trainable", "macs")
 
 
 class _Stop(Exception):
@@ -193,7 +195,8 @@ class Compiler:
         node.kernel, node.stride, node.padding, node.dims = result.kernel, result.stride, result.padding, result.dims
         if stmt.expect is not None:
             self._check_expectation(stmt.expect, node.output_shape, node.trainable + node.non_trainable
-                                    if node.non_trainable.value else node.trainable, node.macs, env, node.dims)
+                                    if node.non_trainable.value else node.trainable, node.macs, env, node.dims,
+                                    {"trainable": node.trainable, "non_trainable": node.non_trainable})
         return _Tensor(node.index, node.output_shape)
 
     def _rank_error(self, stmt, kind, shape) -> None:
@@ -536,7 +539,7 @@ class Compiler:
 
     # -- expectations -----------------------------------------------------------
     def _check_expectation(self, expect: ast.Expectation, shape, params: Optional[F], macs: Optional[F], env,
-                           dims=()) -> None:
+                           dims=(), counts: Optional[dict] = None) -> None:
         if expect.shape is not None and shape is not None:
             wanted = self._eval(expect.shape, env)
             if not isinstance(wanted, tuple):
@@ -558,22 +561,27 @@ class Compiler:
                 got = params
             elif key == "macs":
                 got = macs
+            elif key in ("trainable", "non_trainable") and counts is not None:
+                got = counts[key]
             else:
-                self.bag.add("E304", f"unknown expectation '{key}'", span, suggest(key, ["params", "macs"]) or
-                             "expectations: params=N, macs=N")
+                self.bag.add("E304", f"unknown expectation '{key}'", span,
+                             suggest(key, EXPECTATION_KEYS) or "expectations: " + ", ".join(f"{k}=N" for k in
+                                                                                        EXPECTATION_KEYS))
                 continue
             if got is None:
                 continue
             self.program.expectations_checked += 1
             if got.value == value:
                 continue
-            code = "E302" if key == "params" else "E303"
+            code = "E303" if key == "macs" else "E302"
             self.bag.add(code, f"{key}: expected {value:,}, computed {got.worked()}", span)
 
     def _check_group_expectation(self, expect, children, shape, env) -> None:
         inside = ir.Group("", "block", (), None, children=list(children)).totals()
         where = f"the sum over its {inside.layers} layers"
-        self._check_expectation(expect, shape, F(inside.params, where), F(inside.macs, where), env)
+        self._check_expectation(expect, shape, F(inside.params, where), F(inside.macs, where), env, (),
+                                {"trainable": F(inside.trainable, where),
+                                 "non_trainable": F(inside.non_trainable, where)})
 
     def _check_softmax(self, model: ir.Model) -> None:
         real = [n for n in model.layers if n.kind not in ("dropout",)]

@@ -116,14 +116,23 @@ class DiagnosticBag:
 
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
+        self._seen: set = set()
 
     def add(self, code: str, message: str, span: Span = NOWHERE, *notes: str) -> Diagnostic:
         diagnostic = Diagnostic(code, message, span, tuple(n for n in notes if n))
-        self.items.append(diagnostic)
+        self._keep(diagnostic)
         return diagnostic
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
-        self.items.extend(diagnostics)
+        for diagnostic in diagnostics:
+            self._keep(diagnostic)
+
+    def _keep(self, diagnostic: Diagnostic) -> None:
+        # a statement inside a repeat or a block called several times reports a problem once
+        key = (diagnostic.code, diagnostic.span, diagnostic.message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(diagnostic)
 
     @property
     def has_errors(self) -> bool:

@@ -33,11 +33,11 @@ def grammar_text() -> str:
 
 class _Separators:
     """Post-lexer: folds runs of newlines and ';' into one separator and drops
-    those at the start, after '{' or ',' and inside parentheses.
+    those at the start, after '{' or ',', inside parentheses, and before a
+    line that starts with '->' (an expectation continuing its statement).
 
-    It never holds a token back: the contextual lexer picks the terminals it
-    matches from the parser's current state, so the parser must have seen every
-    token before the next one is lexed.
+    It holds one separator back to see the next token, which is safe with the
+    basic lexer (a contextual lexer would pick terminals from a stale state).
     """
 
     always_accept = ("_SEP",)
@@ -45,16 +45,25 @@ class _Separators:
     def process(self, stream):
         depth = 0
         previous = None
+        pending = None
         for token in stream:
             kind = token.type
-            if kind == "_SEP" and (depth or previous in (None, "LBRACE", "COMMA", "_SEP")):
+            if kind == "_SEP":
+                if not (depth or previous in (None, "LBRACE", "COMMA")) and (pending is None or str(token) == ";"):
+                    pending = token
                 continue
+            if pending is not None:
+                if kind != "ARROW" or str(pending) == ";":  # only a line break may precede a continuing '->'
+                    yield pending
+                pending = None
             if kind == "LPAR":
                 depth += 1
             elif kind == "RPAR" and depth:
                 depth -= 1
             previous = kind
             yield token
+        if pending is not None:
+            yield pending
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,7 +96,7 @@ _TERMINAL_NAMES = {
     "EQUAL": "'='",
     "CONCAT": "'concat'",
     "ADD": "'add'",
-    "__ANON_0": "'->'",
+    "ARROW": "'->'",
     "$END": "the end of the file",
 }
 
@@ -231,6 +240,7 @@ class _ToAst(Transformer):
         return (key.name, value, Span.of(meta))
 
     def expect(self, meta, children):
+        children = [c for c in children if not (isinstance(c, Token) and c.type == "ARROW")]
         shape = None
         if children and not isinstance(children[0], tuple):
             shape, *children = children

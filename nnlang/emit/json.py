@@ -122,4 +122,21 @@ def render(program, diagnostics, options: Options, source_name: str) -> str:
         "comparisons": [_comparison(program, c.names, options) for c in program.comparisons] if program else [],
         "diagnostics": [dict(d.to_json(), file=source_name) for d in diagnostics],
     }
-    return json.dumps(document, indent=2) + "\n"
+    return dumps(document) + "\n"
+
+
+def dumps(value, level: int = 0) -> str:
+    """JSON laid out for reading and fast to write: the document and each model are spread over
+    lines, and every layer, block or diagnostic is one compact line (encoded in C)."""
+    pad = "  " * (level + 1)
+    if isinstance(value, dict) and value and level in (0, 2):
+        items = [f"{pad}{json.dumps(key)}: {dumps(item, level + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+    if isinstance(value, list) and level in (1, 3) and any(isinstance(v, (dict, list)) for v in value):
+        items = [pad + dumps(item, level + 1) for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + "  " * level + "]"
+    return _compact(value)
+
+
+def _compact(value) -> str:
+    return json.dumps(value, separators=(", ", ": "))

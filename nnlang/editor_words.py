@@ -1,0 +1,256 @@
+"""The words editors highlight, taken from the grammar and the layer registry.
+
+Keywords come from the string literals of ``grammar/nn.lark``; layer kinds,
+their aliases, option names (and their aliases), activation words and value
+words come from :mod:`nnlang.layers`. The Pygments lexer imports these lists
+directly; the VS Code and Vim files carry a generated copy, rewritten by::
+
+    python -m nnlang.editor_words            # rewrite the editor files in place
+    python -m nnlang.editor_words --check    # exit 1 if any of them is stale
+
+Only the marked parts are generated: in ``editors/vim/syntax/nn.vim`` the lines
+between the ``BEGIN GENERATED`` and ``END GENERATED`` comments, in
+``editors/vscode/syntaxes/nn.tmLanguage.json`` the repository entries named in
+:data:`GENERATED_RULES`. Everything else in those files is written by hand.
+
+This module imports neither lark nor pygments: the Pygments lexer loads it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Optional
+
+from .layers import BOOL_WORDS, statement_kinds
+from .layers.base import ACTIVATIONS
+
+#: Words of the `pad=` option besides numbers (see nnlang.layers.coerce, type "pad").
+PAD_WORDS = ("valid", "same")
+
+#: Keys of an `->` expectation (checked in nnlang.compiler._check_expectation).
+EXPECTATION_KEYS = ("params", "macs")
+
+NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def _grammar_text() -> str:
+    """nn.lark, from the installed package or the source tree (as nnlang.parser reads it, without lark)."""
+    try:
+        return resources.files("nnlang.grammar").joinpath("nn.lark").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        return (Path(__file__).resolve().parent.parent / "grammar" / "nn.lark").read_text(encoding="utf-8")
+
+
+def _unique(words: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(words))
+
+
+def keywords() -> tuple[str, ...]:
+    """Reserved words: the grammar's quoted literals that look like names (model, block, ...)."""
+    rules = "\n".join(line.split("//", 1)[0] for line in _grammar_text().splitlines())
+    return _unique(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"', rules))
+
+
+def layer_kinds() -> tuple[str, ...]:
+    """Canonical names of the kinds a statement may use (input, conv2d, dense, ...)."""
+    return _unique(kind.name for kind in statement_kinds())
+
+
+def layer_aliases() -> tuple[str, ...]:
+    """Keras and PyTorch spellings of the kinds (Conv2D, Linear, BatchNormalization, ...)."""
+    canonical = set(layer_kinds())
+    return _unique(a for kind in statement_kinds() for a in kind.aliases if a not in canonical)
+
+
+def option_names() -> tuple[str, ...]:
+    """Every argument name a `key=value` option may use, with the aliases (k, kernel_size, ...)."""
+    return _unique(name for kind in statement_kinds() for arg in kind.all_args() for name in (arg.name, *arg.aliases))
+
+
+def activations() -> tuple[str, ...]:
+    """Trailing activation words (relu, softmax, ...)."""
+    return tuple(ACTIVATIONS)
+
+
+def value_words() -> tuple[str, ...]:
+    """Words an option takes as its value other than activations and booleans (same, valid, bilinear, ...)."""
+    acts = set(ACTIVATIONS)
+    choices = (c for kind in statement_kinds() for arg in kind.all_args() for c in arg.choices if c not in acts)
+    return _unique((*PAD_WORDS, *choices))
+
+
+def booleans() -> tuple[str, ...]:
+    return tuple(BOOL_WORDS)
+
+
+def expectation_keys() -> tuple[str, ...]:
+    return EXPECTATION_KEYS
+
+
+def word_lists() -> dict[str, tuple[str, ...]]:
+    """Every list, by the name the generated editor files use."""
+    return {
+        "keywords": keywords(),
+        "kinds": layer_kinds(),
+        "aliases": layer_aliases(),
+        "options": option_names(),
+        "activations": activations(),
+        "values": value_words(),
+        "booleans": booleans(),
+        "expectation_keys": expectation_keys(),
+    }
+
+
+def alternation(words: Iterable[str]) -> str:
+    """`a|bc|d` for a regex, longest words first so that no word hides a longer one."""
+    return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+# --- VS Code: TextMate grammar ------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXTMATE = ROOT / "editors" / "vscode" / "syntaxes" / "nn.tmLanguage.json"
+VIM_SYNTAX = ROOT / "editors" / "vim" / "syntax" / "nn.vim"
+
+# A statement starts a line, or follows '{', ';' or a label's ':'.
+_TM_STATEMENT_START = r"(?:^|(?<=[{;:]))\s*"
+
+
+def textmate_rules() -> dict[str, dict]:
+    """The repository entries of the TextMate grammar that hold registry words."""
+    words = word_lists()
+    keywords_alt = alternation(words["keywords"])
+    every_spelling = (*words["kinds"], *words["aliases"])
+    return {
+        "keywords": {
+            "comment": "generated: the grammar's reserved words",
+            "patterns": [{"match": rf"\b{re.escape(w)}\b", "name": f"keyword.control.{w}.nn"} for w in words["keywords"]],
+        },
+        "layer-kind": {
+            "comment": "generated: a canonical layer kind at the start of a statement",
+            "match": rf"{_TM_STATEMENT_START}({alternation(words['kinds'])})\b",
+            "captures": {"1": {"name": "support.type.layer.nn"}},
+        },
+        "layer-alias": {
+            "comment": "generated: any other spelling of a layer kind (Keras/PyTorch names, any letter case)",
+            "match": rf"{_TM_STATEMENT_START}((?i:{alternation(every_spelling)}))\b",
+            "captures": {"1": {"name": "support.type.layer.alias.nn"}},
+        },
+        "block-call": {
+            "comment": "generated: any other name at the start of a statement calls a block",
+            "match": rf"{_TM_STATEMENT_START}(?!(?:{keywords_alt})\b)({NAME})\b",
+            "captures": {"1": {"name": "entity.name.function.call.nn"}},
+        },
+        "option-key": {
+            "comment": "generated: a layer option's name (or alias) before '='",
+            "match": rf"\b({alternation(words['options'])})\s*(=)",
+            "captures": {"1": {"name": "variable.parameter.option.nn"},
+                         "2": {"name": "keyword.operator.assignment.nn"}},
+        },
+        "expectation-key": {
+            "comment": "generated: the keys of an expectation",
+            "match": rf"\b({alternation(words['expectation_keys'])})\s*(=)",
+            "captures": {"1": {"name": "keyword.other.expectation.nn"},
+                         "2": {"name": "keyword.operator.assignment.nn"}},
+        },
+        "activation": {
+            "comment": "generated: activation words (any letter case)",
+            "match": rf"\b(?i:{alternation(words['activations'])})\b",
+            "name": "support.function.activation.nn",
+        },
+        "value-word": {
+            "comment": "generated: words an option takes as its value",
+            "match": rf"\b(?:{alternation(words['values'])})\b",
+            "name": "support.constant.value.nn",
+        },
+        "boolean": {
+            "comment": "generated: booleans (any letter case)",
+            "match": rf"\b(?i:{alternation(words['booleans'])})\b",
+            "name": "constant.language.boolean.nn",
+        },
+    }
+
+
+GENERATED_RULES = tuple(textmate_rules())
+
+
+def render_textmate(current: str) -> str:
+    grammar = json.loads(current)
+    grammar.setdefault("repository", {}).update(textmate_rules())
+    return json.dumps(grammar, indent=2, ensure_ascii=False) + "\n"
+
+
+# --- Vim ----------------------------------------------------------------------
+
+VIM_BEGIN = '" BEGIN GENERATED by `python -m nnlang.editor_words` from the layer registry: do not edit'
+VIM_END = '" END GENERATED'
+
+
+def _vim_list(words: Iterable[str]) -> str:
+    items = [f"'{w}'" for w in words]
+    lines, line = [], ""
+    for item in items:
+        if line and len(line) + len(item) + 2 > 100:
+            lines.append(line + ",")
+            line = ""
+        line = f"{line}, {item}" if line else item
+    lines.append(line)
+    return "[\n      \\ " + "\n      \\ ".join(lines) + "]"
+
+
+def vim_block() -> str:
+    parts = [VIM_BEGIN]
+    for name, words in word_lists().items():
+        parts.append(f"let s:{name} = {_vim_list(words)}")
+    parts.append(VIM_END)
+    return "\n".join(parts)
+
+
+def _replace_between(text: str, begin: str, end: str, block: str, where: str) -> str:
+    start = text.find(begin)
+    stop = text.find(end, start + 1)
+    if start < 0 or stop < 0:
+        raise ValueError(f"{where}: the generated section's markers are missing ({begin!r} ... {end!r})")
+    return text[:start] + block + text[stop + len(end):]
+
+
+def render_vim(current: str) -> str:
+    return _replace_between(current, VIM_BEGIN, VIM_END, vim_block(), str(VIM_SYNTAX))
+
+
+# --- the files ----------------------------------------------------------------
+
+RENDERERS = {TEXTMATE: render_textmate, VIM_SYNTAX: render_vim}
+
+
+def stale_files() -> list[Path]:
+    """Editor files whose generated parts differ from what the registry gives now."""
+    return [path for path, render in RENDERERS.items()
+            if render(path.read_text(encoding="utf-8")) != path.read_text(encoding="utf-8")]
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args not in ([], ["--check"]):
+        print("usage: python -m nnlang.editor_words [--check]", file=sys.stderr)
+        return 2
+    if not TEXTMATE.is_file():
+        print(f"{TEXTMATE}: not found (run from a source checkout of nnlang)", file=sys.stderr)
+        return 2
+    stale = stale_files()
+    if args == ["--check"]:
+        for path in stale:
+            print(f"{path.relative_to(ROOT)}: stale; run `python -m nnlang.editor_words`", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(RENDERERS[path](path.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"rewrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

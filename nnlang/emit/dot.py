@@ -1,0 +1,471 @@
+"""Graphviz diagrams of compiled models (`nnc diagram`).
+
+One node per layer, with its kind and key hyper-parameters; the tensor shape
+that flows along every edge (channels last, as Keras prints it); blocks,
+branches, labelled joins and labelled repeats as labelled clusters.
+
+Every label is a Graphviz HTML-like label built here, and every piece of text
+that comes from the model (names of models, layers, blocks and branches) goes
+through :func:`escape`, so no name can break the DOT source or reach the SVG
+unescaped. Node and cluster identifiers are generated (``m0_L12``), never taken
+from names. The same model and options always give the same DOT text, byte for
+byte, so diagrams can be versioned.
+
+This module imports the ``graphviz`` package; it is only imported when a
+diagram is drawn. Rendering (SVG, PNG, PDF) runs Graphviz's ``dot``; the DOT
+text itself does not need it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import attrs
+import graphviz
+
+from .. import ir
+from ..layers.base import fmt_shape
+
+#: Output formats: file extension -> Graphviz format (None: the DOT text itself).
+FORMATS = {"dot": None, "gv": None, "svg": "svg", "png": "png", "pdf": "pdf"}
+SHOW = ("params", "macs")
+RANKDIRS = ("TB", "LR")
+
+FONT = "Arial"  # Liberation Sans where Arial is missing: the same metrics, so SVG text fits its boxes everywhere
+FONT_SIZE = 11  # points; node text, readable on A4 when the drawing is printed at its natural size
+SMALL = 9  # edge labels and costs
+TITLE_SIZE = 14
+INK = "#333333"  # borders and edges: dark enough to print, lighter than the text
+PNG_DPI = 150  # PNG for handouts: sharp when printed at the drawing's natural size
+
+#: Fill per layer family: light tints (black text stays readable) whose gray
+#: levels differ, so conv, dense and pool layers still tell apart when printed
+#: in grayscale. Luma (0-255) in the comments.
+FILL = {
+    "conv": "#b3cde3",  # blue, 201
+    "dense": "#f4b98c",  # orange, 194
+    "recurrent": "#f2c4c4",  # rose, 206
+    "norm": "#e3ddef",  # lavender, 224
+    "pool": "#d4ecd0",  # green, 229
+    "activation": "#fff6cc",  # cream, 245
+    "reshape": "#f2f2f2",  # gray, 242
+    "regularization": "#ffffff",  # white, dashed border
+    "merge": "#ffffff",
+    "input": "#e6e6e6",
+}
+OTHER_FILL = "#f2f2f2"
+GROUP_FILL = "#e6e6e6"  # a folded block or branch
+CLUSTER_FILL = ("#f5f5f5", "#ffffff")  # blocks alternate by nesting level; branches are white
+
+KIND_WORDS = {
+    "conv2d": "conv",
+    "depthwise2d": "depthwise conv",
+    "separable2d": "separable conv",
+    "conv2d_transpose": "transposed conv",
+    "maxpool2d": "max pool",
+    "avgpool2d": "avg pool",
+    "maxpool1d": "max pool 1d",
+    "avgpool1d": "avg pool 1d",
+    "globalavgpool2d": "global avg pool",
+    "globalmaxpool2d": "global max pool",
+    "globalavgpool1d": "global avg pool 1d",
+    "globalmaxpool1d": "global max pool 1d",
+    "batchnorm": "batch norm",
+    "layernorm": "layer norm",
+    "rnn": "RNN",
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "upsample2d": "upsample",
+    "zeropad2d": "zero pad",
+}
+
+#: A folded block lists its layers when it has at most this many; else it counts them.
+LIST_LIMIT = 4
+
+
+@attrs.frozen
+class DiagramOptions:
+    rankdir: str = "TB"
+    depth: Optional[int] = None  # groups at this nesting level or deeper are drawn as one node
+    show: frozenset = frozenset()  # of SHOW
+    dpi: Optional[int] = None  # set for PNG output
+
+
+# --- text -----------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape(text) -> str:
+    """Text for the inside of a Graphviz HTML-like label: markup characters as
+    entities, line breaks and other control characters as spaces."""
+    text = _CONTROL.sub(" ", str(text))
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#39;"))
+
+
+def _html(lines) -> str:
+    """An HTML-like label from (text, style) lines; style is '', 'b' (bold), 'small' or 'title'."""
+    out = []
+    for line in lines:
+        if isinstance(line[0], tuple):  # pieces of one line, each with its style
+            out.append("".join(_html_piece(text, style) for text, style in line))
+        else:
+            out.append(_html_piece(*line))
+    return "<" + "<BR/>".join(out) + ">"
+
+
+def _html_piece(text: str, style: str) -> str:
+    text = escape(text)
+    if style == "b":
+        return f"<B>{text}</B>"
+    if style == "title":
+        return f'<FONT POINT-SIZE="{TITLE_SIZE}"><B>{text}</B></FONT>'
+    if style == "small":
+        return f'<FONT POINT-SIZE="{SMALL}">{text}</FONT>'
+    return text
+
+
+def _dims(values) -> str:
+    if values is None:
+        return "?"
+    if isinstance(values, (tuple, list)):
+        return "x".join(str(v) for v in values)
+    return str(values)
+
+
+def _stride(layer: ir.LayerNode) -> str:
+    """'/2' for a stride of 2 on every axis, '/2x1' when they differ, '' for 1."""
+    parts = layer.stride.split("x") if layer.stride else []
+    if not parts or set(parts) == {"1"}:
+        return ""
+    return "/" + (parts[0] if len(set(parts)) == 1 else layer.stride)
+
+
+def _padding(layer: ir.LayerNode) -> str:
+    pad = layer.padding
+    if not pad or pad == "0" or set(pad.split("x")) == {"0"}:
+        return ""
+    return f"pad {pad}"
+
+
+def describe(layer: ir.LayerNode) -> str:
+    """The kind and key hyper-parameters of a layer: 'conv 5x5, 64, /2, pad 2, relu'."""
+    a = layer.args
+    kind = layer.kind
+    word = KIND_WORDS.get(kind, kind)
+    parts: list[str] = []
+    if layer.family == "conv":
+        head = f"{word} {_dims(a.get('k'))}"
+        if a.get("filters") is not None:
+            head += f", {a['filters']}"
+        parts.append(head)
+        if kind == "conv2d_transpose":
+            stride = layer.stride.split("x") if layer.stride else []
+            if stride and set(stride) != {"1"}:
+                parts.append(f"stride {stride[0] if len(set(stride)) == 1 else layer.stride}")
+        else:
+            parts.append(_stride(layer))
+        parts.append(_padding(layer))
+        dilation = a.get("dilation")
+        if dilation and set(dilation if isinstance(dilation, tuple) else (dilation,)) != {1}:
+            parts.append(f"dilation {_dims(dilation)}")
+        if a.get("groups", 1) not in (1, None):
+            parts.append(f"groups {a['groups']}")
+        if a.get("multiplier", 1) not in (1, None):
+            parts.append(f"x{a['multiplier']} per channel")
+    elif kind in ("maxpool2d", "avgpool2d", "maxpool1d", "avgpool1d"):
+        parts += [f"{word} {_dims(a.get('size'))}", _stride(layer), _padding(layer)]
+        if a.get("ceil"):
+            parts.append("ceil")
+    elif kind == "dense":
+        parts.append(f"dense {a.get('units', '?')}")
+    elif kind == "embedding":
+        parts.append(f"embedding {a.get('vocab', '?')}, dim {a.get('dim', '?')}")
+    elif layer.family == "recurrent":
+        parts.append(f"{'bidirectional ' if a.get('bidirectional') else ''}{word} {a.get('units', '?')}")
+        if a.get("return_sequences"):
+            parts.append("sequences")
+    elif kind == "reshape":
+        parts.append(f"reshape {fmt_shape(a.get('target'))}")
+    elif kind == "upsample2d":
+        parts.append(f"upsample x{_dims(a.get('factor'))}")
+        if a.get("interpolation", "nearest") != "nearest":
+            parts.append(str(a["interpolation"]))
+    elif kind == "zeropad2d":
+        pad = a.get("padding")
+        if isinstance(pad, tuple) and len(pad) == 4:
+            top, bottom, left, right = pad
+            pad = f"{top}x{left}" if (top, left) == (bottom, right) else "/".join(map(str, pad))
+        parts.append(f"zero pad {_dims(pad)}")
+    elif kind == "dropout":
+        parts.append(f"dropout {a.get('rate', '?')}")
+    elif kind == "activation":
+        parts.append(str(a.get("function", "activation")))
+    elif layer.family == "merge":
+        parts.append(kind)
+    else:
+        parts.append(word)
+        parts += [layer.kernel, _stride(layer), _padding(layer)]
+    if a.get("bias") is False:
+        parts.append("no bias")
+    if layer.activation:
+        parts.append(layer.activation)
+    return ", ".join(p for p in parts if p)
+
+
+def _number(value: int) -> str:
+    return f"{value:,}"
+
+
+def _cost_lines(params: int, macs: int, options: DiagramOptions, always: bool) -> list:
+    """'params 9,472' and 'MACs 118,013,952' lines; a layer shows only the costs it has."""
+    lines = []
+    if "params" in options.show and (params or always):
+        lines.append((f"params {_number(params)}", "small"))
+    if "macs" in options.show and (macs or always):
+        lines.append((f"MACs {_number(macs)}", "small"))
+    return lines
+
+
+def repeat_count(group: ir.Group) -> Optional[int]:
+    """How many times a labelled repeat ran: its children are its body's statements
+    once per iteration, so the first child's statement recurs once per iteration.
+    None when that does not hold (the IR does not record the count)."""
+    children = group.children
+    if not children:
+        return None
+    spans = [getattr(child, "span", None) for child in children]
+    if spans[0] is None:
+        return None
+    count = spans.count(spans[0])
+    if len(children) % count:
+        return None
+    period = len(children) // count
+    if any(spans[i] != spans[i % period] for i in range(len(children))):
+        return None
+    return count
+
+
+def _group_title(group: ir.Group) -> str:
+    if group.kind == "block" and group.block and group.name != group.block \
+            and not re.fullmatch(re.escape(group.block) + r"_\d+", group.name):
+        return f"{group.name}: {group.block}"
+    if group.kind in ("concat", "add") and not re.fullmatch(group.kind + r"_\d+", group.name):
+        return f"{group.name}: {group.kind}"
+    if group.kind == "repeat":
+        count = repeat_count(group)
+        return f"{group.name}  x{count}" if count is not None else f"{group.name}  (repeat)"
+    return group.name
+
+
+def _family_fill(layers) -> str:
+    families = {layer.family for layer in layers}
+    if len(families) == 1:
+        return FILL.get(families.pop(), OTHER_FILL)
+    return GROUP_FILL
+
+
+# --- the graph -------------------------------------------------------------------
+
+
+class _ModelGraph:
+    """Nodes, clusters and edges of one model, under identifiers prefixed `m{number}_`."""
+
+    def __init__(self, model: ir.Model, number: int, options: DiagramOptions):
+        self.model = model
+        self.prefix = f"m{number}_"
+        self.options = options
+        self.display: dict[int, str] = {}  # layer index -> the node that draws it
+        self.proxy: dict[int, str] = {}  # id(empty branch) -> its identity node
+        self.branches: dict[int, list] = {}  # merge layer index -> its branch groups
+        self.groups = 0
+
+    # nodes and clusters
+    def layer_node(self, graph, layer: ir.LayerNode) -> None:
+        node = f"{self.prefix}L{layer.index}"
+        self.display[layer.index] = node
+        text = describe(layer)
+        if layer.label is None or layer.name == text:
+            lines = [(text, "")]
+        elif self.options.rankdir == "TB":  # one line: a chain of layers stays short
+            lines = [((layer.name, "b"), ("  " + text, ""))]
+        else:  # name above description: the nodes of a left-to-right chain stay narrow
+            lines = [(layer.name, "b"), (text, "")]
+        lines += _cost_lines(layer.params, layer.macs.value, self.options, always=False)
+        attributes = {"fillcolor": FILL.get(layer.family, OTHER_FILL)}
+        if layer.family == "merge":
+            attributes.update(shape="ellipse", style="filled", margin="0.04,0.02")
+        elif layer.family == "regularization":
+            attributes["style"] = "rounded,filled,dashed"
+        graph.node(node, _html(lines), **attributes)
+
+    def group_node(self, graph, group: ir.Group) -> None:
+        """A folded group: one node with its name and what it holds."""
+        self.groups += 1
+        node = f"{self.prefix}G{self.groups}"
+        layers = list(group.layers())
+        for layer in layers:
+            self.display[layer.index] = node
+        if not layers:
+            self.proxy[id(group)] = node
+        lines = [(_group_title(group), "b")]
+        body = group.children
+        count = repeat_count(group) if group.kind == "repeat" else None
+        if count:
+            body = body[: len(body) // count]
+        if all(isinstance(c, ir.LayerNode) for c in body) and len(body) <= LIST_LIMIT:
+            lines += [(describe(c), "") for c in body] or [("identity", "")]
+        else:
+            inner = sum(1 for c in body for _ in (c.layers() if isinstance(c, ir.Group) else (c,)))
+            lines.append((f"{inner} layers" + (" each" if count else ""), ""))
+        totals = group.totals()
+        lines += _cost_lines(totals.params, totals.macs, self.options, always=True)
+        graph.node(node, _html(lines), fillcolor=_family_fill(layers), style="filled", peripheries="2")
+
+    def identity_node(self, graph, branch: ir.Group) -> None:
+        self.groups += 1
+        node = f"{self.prefix}I{self.groups}"
+        self.proxy[id(branch)] = node
+        graph.node(node, _html([("identity", "small")]), shape="plaintext", style="", margin="0.02,0.02",
+                   height="0.2")
+
+    def fill(self, graph, group: ir.Group, level: int) -> None:
+        """Declare the nodes of `group` in `graph`, with a cluster per unfolded child group."""
+        run: list = []  # branch groups since the last other child: the next merge's branches
+        depth = self.options.depth
+        for child in group.children:
+            if isinstance(child, ir.LayerNode):
+                if child.family == "merge" and run:
+                    self.branches[child.index] = list(run)
+                run = []
+                self.layer_node(graph, child)
+                continue
+            run = run + [child] if child.kind == "branch" else []
+            if child.kind != "branch" and not any(True for _ in child.layers()):
+                continue  # an empty block or repeat: the tensor passes through, nothing to draw
+            if depth is not None and level + 1 >= max(depth, 1):
+                self.group_node(graph, child)
+                continue
+            self.groups += 1
+            branch = child.kind == "branch"
+            title = [(_group_title(child), "b")]
+            totals = child.totals()
+            title += _cost_lines(totals.params, totals.macs, self.options, always=True)
+            with graph.subgraph(name=f"cluster_{self.prefix}g{self.groups}") as cluster:
+                cluster.attr(label=_html(title), labeljust="l", fontsize=str(FONT_SIZE),
+                             style="rounded,filled,dashed" if branch else "rounded,filled",
+                             fillcolor="#ffffff" if branch else CLUSTER_FILL[level % 2],
+                             color="#8c8c8c" if branch else "#666666", penwidth="0.8", margin="8")
+                if branch and not any(True for _ in child.layers()):
+                    self.identity_node(cluster, child)
+                self.fill(cluster, child, level + 1)
+
+    def title_lines(self) -> list:
+        model = self.model
+        lines = [(model.name, "title")]
+        totals = model.totals()
+        lines += _cost_lines(totals.params, totals.macs, self.options, always=True)
+        return lines
+
+    def nodes(self, graph) -> None:
+        model = self.model
+        graph.node(f"{self.prefix}in", _html([("input", "b"), (fmt_shape(model.input_shape), "")]),
+                   fillcolor=FILL["input"], style="filled")
+        self.fill(graph, model.root, 0)
+        graph.node(f"{self.prefix}out", _html([("output", "b"), (fmt_shape(model.output_shape), "")]),
+                   fillcolor=FILL["input"], style="filled")
+
+    # edges
+    def edges(self) -> list:
+        """(tail, head, shape text), in execution order, without repeats."""
+        model = self.model
+        seen: set = set()
+        out: list = []
+
+        def shape_of(index: int) -> str:
+            if index < 0:
+                return fmt_shape(model.input_shape)
+            return fmt_shape(model.layers[index].output_shape)
+
+        def node_of(index: int) -> str:
+            return f"{self.prefix}in" if index < 0 else self.display[index]
+
+        def edge(tail: str, head: str, shape: str) -> None:
+            if tail != head and (tail, head) not in seen:
+                seen.add((tail, head))
+                out.append((tail, head, shape))
+
+        for layer in model.layers:
+            head = self.display[layer.index]
+            branches = self.branches.get(layer.index, [])
+            for position, source in enumerate(layer.inputs):
+                branch = branches[position] if position < len(branches) else None
+                through = self.proxy.get(id(branch)) if branch is not None else None
+                if through is not None:
+                    edge(node_of(source), through, shape_of(source))
+                    edge(through, head, shape_of(source))
+                else:
+                    edge(node_of(source), head, shape_of(source))
+        last = model.layers[-1].index if model.layers else -1
+        edge(node_of(last), f"{self.prefix}out", fmt_shape(model.output_shape))
+        return out
+
+
+def build(models, options: DiagramOptions = DiagramOptions()) -> graphviz.Digraph:
+    """The diagram of one model, or of several side by side (one cluster each)."""
+    models = list(models)
+    graph = graphviz.Digraph("nnc")
+    graph.attr(rankdir=options.rankdir, fontname=FONT, fontsize=str(FONT_SIZE), bgcolor="white",
+               nodesep="0.25", ranksep="0.2", pad="0.25", labelloc="t", newrank="true")
+    if options.dpi:
+        graph.attr(dpi=str(options.dpi))
+    graph.attr("node", shape="box", style="rounded,filled", fontname=FONT, fontsize=str(FONT_SIZE),
+               color=INK, fontcolor="black", penwidth="0.8", margin="0.12,0.05", height="0.3")
+    graph.attr("edge", fontname=FONT, fontsize=str(SMALL), color=INK, fontcolor=INK, arrowsize="0.6",
+               penwidth="0.8")
+    parts = [_ModelGraph(model, number, options) for number, model in enumerate(models)]
+    for part in parts:
+        if len(parts) == 1:
+            graph.attr(label=_html(part.title_lines()))
+            part.nodes(graph)
+        else:
+            with graph.subgraph(name=f"cluster_{part.prefix}model") as cluster:
+                cluster.attr(label=_html(part.title_lines()), labeljust="c", style="solid", color="#999999",
+                             penwidth="0.8", margin="12")
+                part.nodes(cluster)
+    for part in parts:
+        for tail, head, shape in part.edges():
+            graph.edge(tail, head, label=_html([(shape, "")]))
+    return graph
+
+
+def source(models, options: DiagramOptions = DiagramOptions()) -> str:
+    """The DOT text of the diagram."""
+    return build(models, options).source
+
+
+_PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \((D:[^)]*)\)")
+
+
+def _fixed_date(match: re.Match) -> bytes:
+    """The PDF's date set to 1970-01-01, keeping its length (the cross-reference offsets stay valid)."""
+    date = match.group(2)
+    if len(date) < 16:
+        return match.group(0)
+    fixed = b"D:19700101000000" + re.sub(rb"\d", b"0", date[16:])
+    return b"/" + match.group(1) + b" (" + fixed + b")"
+
+
+def render(models, options: DiagramOptions, fmt: str) -> bytes:
+    """The diagram in `fmt` (svg, png or pdf), rendered by Graphviz's dot.
+
+    Raises graphviz.ExecutableNotFound when dot is not installed.
+    """
+    if fmt == "png" and options.dpi is None:
+        options = attrs.evolve(options, dpi=PNG_DPI)
+    data = build(models, options).pipe(format=fmt)
+    if fmt == "pdf":  # cairo stamps the time of rendering: same input, same bytes
+        data = _PDF_DATE.sub(_fixed_date, data)
+    return data

@@ -1,0 +1,188 @@
+"""Benchmark of nnc: start-up, the zoo, generated networks of growing size, phases.
+
+    python bench/run.py [--runs N] [--sizes 1000,10000,100000] [--quick]
+
+Prints, for each case, the median and spread (min-max) of wall time and the
+peak resident memory over several cold runs, then the time per layer of
+generated networks (it must stay flat: no quadratic step), the split by phase
+inside one process, and, when PyTorch (and torchinfo) are installed, the time
+the frameworks take to answer the same question for the zoo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+ZOO = ["googlenet", "inception_naive_vs_bottleneck", "resnet18", "resnet50", "vgg16", "alexnet", "mobilenet_v1",
+       "lenet5"]
+
+
+def run_cold(argv: list[str], runs: int) -> tuple[list[float], int]:
+    """Wall times of `runs` fresh processes and their largest peak RSS in KB."""
+    times, peak = [], 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        times.append(time.perf_counter() - start)
+        if os.waitstatus_to_exitcode(status) not in (0, 1):
+            raise SystemExit(f"{' '.join(argv)} failed: {process.stderr.read().decode()[-500:]}")
+        process.stderr.close()
+        peak = max(peak, usage.ru_maxrss)
+    return times, peak
+
+
+def describe(times: list[float]) -> str:
+    return f"{statistics.median(times) * 1000:8.1f} ms  ({min(times) * 1000:.1f}-{max(times) * 1000:.1f})"
+
+
+def chain(layers: int) -> str:
+    return f"model chain {{\n    input 64\n    repeat {layers} {{ dense 64 relu }}\n}}\n"
+
+
+def branches(layers: int) -> str:
+    """Inception-like blocks nested three levels: 10 layers per call of `outer`."""
+    calls = max(1, layers // 10)
+    return (
+        "block inner(c) {\n    add {\n        branch { conv2d c k=1; batchnorm }\n        branch {}\n    }\n}\n"
+        "block middle(c) {\n    concat {\n        branch a { inner(c) }\n        branch b { conv2d c k=3 pad=same; "
+        "inner(c) }\n    }\n    conv2d c k=1\n}\n"
+        "block outer(c) {\n    middle(c)\n    activation relu\n}\n"
+        f"model nested {{\n    input 8x8x16\n    repeat {calls} {{ outer(16) }}\n}}\n"
+    )
+
+
+def phases(path: Path) -> dict:
+    """Seconds spent parsing, expanding and inferring, and writing the JSON report, in this process."""
+    import gc
+
+    sys.path.insert(0, str(ROOT))
+    from nnlang.compiler import compile_file
+    from nnlang.diagnostics import DiagnosticBag
+    from nnlang.emit import json as emit_json
+    from nnlang.parser import _lark, parse
+    from nnlang.report import Options
+    from nnlang.source import Source
+
+    _lark()
+    gc.disable()
+    source = Source(path.read_text(), str(path))
+    bag = DiagnosticBag()
+    t0 = time.perf_counter()
+    tree = parse(source, bag)
+    t1 = time.perf_counter()
+    program = compile_file(tree, bag)
+    t2 = time.perf_counter()
+    emit_json.render(program, bag, Options(), source.name)
+    t3 = time.perf_counter()
+    gc.enable()
+    return {"parse": t1 - t0, "expand+shapes": t2 - t1, "report (json)": t3 - t2,
+            "layers": sum(len(m.layers) for m in program.models)}
+
+
+def frameworks(runs: int) -> None:
+    """Build the zoo in PyTorch (the exported code) and count with torchinfo and FlopCounterMode."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("  PyTorch is not installed: skipped")
+        return
+    try:
+        import torchinfo  # noqa: F401
+        have_torchinfo = True
+    except ImportError:
+        have_torchinfo = False
+        print("  torchinfo is not installed: FlopCounterMode only")
+    nnc = [sys.executable, "-m", "nnlang"]
+    with tempfile.TemporaryDirectory() as folder:
+        for name in ZOO:
+            example = EXAMPLES / f"{name}.nn"
+            if not example.exists():
+                continue
+            code = Path(folder) / f"{name}_torch.py"
+            export = subprocess.run(nnc + ["export", str(example), "--to", "pytorch", "-o", str(code)],
+                                    capture_output=True, text=True, cwd=ROOT)
+            if export.returncode != 0:
+                print(f"  {name:34s} export failed: {export.stderr.strip()[:120]}")
+                continue
+            script = (
+                "import sys, time, torch\n"
+                f"sys.path.insert(0, {folder!r})\n"
+                f"import {name}_torch as m\n"
+                "cls = [v for v in vars(m).values() if isinstance(v, type) and issubclass(v, torch.nn.Module)"
+                " and v.__module__ == m.__name__][-1]\n"
+                "model = cls()\n"
+                "shape = getattr(m, 'INPUT_SHAPES', {}).get(cls.__name__) or m.INPUT_SHAPE\n"
+                "x = torch.zeros(1, *shape)\n"
+                "from torch.utils.flop_counter import FlopCounterMode\n"
+                "with torch.no_grad(), FlopCounterMode(display=False) as counter:\n"
+                "    model(x)\n"
+                + ("from torchinfo import summary\nsummary(model, input_data=x, verbose=0)\n" if have_torchinfo
+                   else "")
+            )
+            times, peak = run_cold([sys.executable, "-c", script], runs)
+            print(f"  {name:34s} {describe(times)}  {peak / 1024:7.1f} MB   (python + torch, build, count)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--quick", action="store_true", help="3 runs, sizes up to 10k, no frameworks")
+    args = parser.parse_args()
+    runs = 3 if args.quick else args.runs
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.quick:
+        sizes = [s for s in sizes if s <= 10000]
+    nnc = [sys.executable, "-m", "nnlang"]
+    env_note = "" if os.environ.get("PYTHONDONTWRITEBYTECODE") != "1" else "  (PYTHONDONTWRITEBYTECODE=1: slower)"
+    print(f"nnc benchmark: {runs} cold runs per case, median (min-max), peak RSS{env_note}")
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print()
+    print("start-up floor")
+    floor = {}
+    for label, argv in [("python -c pass", [sys.executable, "-c", "pass"]),
+                        ("python -c 'import lark'", [sys.executable, "-c", "import lark"])]:
+        times, peak = run_cold(argv, runs)
+        floor[label] = statistics.median(times)
+        print(f"  {label:34s} {describe(times)}  {peak / 1024:7.1f} MB")
+    print()
+    print("nnc on the zoo (text report)")
+    for name in ZOO:
+        example = EXAMPLES / f"{name}.nn"
+        if example.exists():
+            times, peak = run_cold(nnc + [str(example)], runs)
+            ratio = statistics.median(times) / floor["python -c 'import lark'"]
+            print(f"  {name:34s} {describe(times)}  {peak / 1024:7.1f} MB  {ratio:4.2f}x import lark")
+    print()
+    print("generated networks to JSON (cold process)")
+    with tempfile.TemporaryDirectory() as folder:
+        for shape, make in [("chain", chain), ("nested branches", branches)]:
+            for size in sizes:
+                path = Path(folder) / f"{shape.replace(' ', '_')}_{size}.nn"
+                path.write_text(make(size))
+                out = Path(folder) / "out.json"
+                times, peak = run_cold(nnc + [str(path), "--format", "json", "-o", str(out)], max(1, runs // 2))
+                split = phases(path)
+                # the compiler's own work per layer, start-up excluded: it must stay flat as sizes grow
+                per_layer = (split["expand+shapes"] + split["report (json)"]) / split["layers"] * 1e6
+                print(f"  {shape:16s} {split['layers']:>7,} layers {describe(times)}  {peak / 1024:7.1f} MB  "
+                      f"{per_layer:6.1f} us/layer   in-process: parse {split['parse']:.2f} s, expand+shapes "
+                      f"{split['expand+shapes']:.2f} s, json {split['report (json)']:.2f} s")
+    if not args.quick:
+        print()
+        print("the same questions answered by building the model in PyTorch")
+        frameworks(max(1, runs // 2))
+
+
+if __name__ == "__main__":
+    main()

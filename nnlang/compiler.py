@@ -310,7 +310,10 @@ class Compiler:
             bgroup.output_shape = out.shape
             outputs.append((bgroup, out))
         kind = layers.lookup(stmt.mode)
-        node = ir.LayerNode(len(self.model.layers), self._name(None, stmt.mode, owner, "", stmt.span), kind.name,
+        # the join of a labelled or stand-alone concat/add is named like its group
+        join_name = self._name(None, stmt.mode, owner, "", stmt.span) if attach else self._unique(owner.path,
+                                                                                                 owner.name)
+        node = ir.LayerNode(len(self.model.layers), join_name, kind.name,
                             kind.family, owner.path, tuple(o.producer for _, o in outputs),
                             outputs[0][1].shape if outputs else tensor.shape, None, span=stmt.span)
         self._append(node, owner)

@@ -26,9 +26,9 @@ class Dense(LayerKind):
         weights = F(inputs) * a.units
         params = weights + a.units if a.bias else weights
         leading = shape[:-1]
-        if len(leading):
+        if any(d is None or d > 1 for d in leading):  # 1x1xC is flat in all but name
             ctx.warn("W302", f"dense acts on the last axis of its {len(shape)}-D input {fmt_shape(shape)} "
-                             f"(as Keras does): the weights are shared across {fmt_shape(leading)} positions")
+                             f"(as Keras does): the same {inputs}x{a.units} weights serve every position of {fmt_shape(leading)}")
         positions = [d for d in leading if d is not None]
         macs = product([*positions, inputs, a.units]) if positions else weights
         return Result(shape[:-1] + (a.units,), trainable=params, macs=macs, kernel=f"{inputs}x{a.units}")

@@ -75,7 +75,7 @@ CODES: dict[str, Code] = _codes(
     ("W205", WARNING, "output collapses to 1x1"),
     ("W301", WARNING, "recurrent layer receives no sequence"),
     ("W302", NOTE, "dense layer acts on the last axis"),
-    ("W303", WARNING, "softmax before the last layer"),
+    ("W303", NOTE, "softmax before the last layer"),
     ("W304", NOTE, "MACs counted per time step"),
     # Internal
     ("E900", ERROR, "internal compiler error"),

@@ -249,8 +249,10 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
     known = [dim.value for dim in dims if dim is not None]
     if known and len(known) == len(dims) and all(v == 1 for v in known) and any(
         n is not None and n > 1 for n in spatial
-    ) and not pool:
-        ctx.warn("W205", f"{what}: the output collapses to {fmt_dims(known)}", None)
+    ):
+        hint = (f"if a global pooling is meant, global{'max' if 'max' in what else 'avg'}pool{len(dims)}d says so"
+                if pool else "every output sees the whole input: a dense layer would do the same")
+        ctx.warn("W205", f"{what}: the output collapses to {fmt_dims(known)}", None, hint)
     return tuple(dims), pads
 
 

@@ -42,6 +42,8 @@ def compile_source(source: Source, convention: str = "keras") -> Compilation:
     from .parser import parse
 
     bag = DiagnosticBag()
+    if "\r" in source.text:  # CRLF and old Mac line ends: lines counted as every editor counts them
+        source = Source(source.text.replace("\r\n", "\n").replace("\r", "\n"), source.name)
     tree = parse(source, bag)
     program = compile_file(tree, bag, convention) if tree is not None else None
     return Compilation(source, program, bag)

@@ -254,7 +254,7 @@ def _num(value: int) -> str:
 
 
 def _shape(shape) -> str:
-    return f"`{shape_with_batch(shape, None)}`" if shape is not None else "unknown (see the errors above it)"
+    return f"`{shape_with_batch(shape, None)}`" if shape is not None else "unknown (an error leaves it unknown)"
 
 
 def _where(model: ir.Model, path: tuple, name: str = "") -> str:
@@ -263,6 +263,11 @@ def _where(model: ir.Model, path: tuple, name: str = "") -> str:
 
 def _params_line(trainable: int, non_trainable: int) -> str:
     return f"{_num(trainable + non_trainable)} (trainable {_num(trainable)}, non-trainable {_num(non_trainable)})"
+
+
+def _worked(value) -> str:
+    """`formula = 1,234`, or the bare number when there is no formula."""
+    return _num(value.value) if value.is_literal else f"`{value.worked()}`"
 
 
 def _layer_details(node: ir.LayerNode) -> list[str]:
@@ -283,9 +288,9 @@ def _layer_details(node: ir.LayerNode) -> list[str]:
         out.append(f"  - trainable: `{node.trainable.worked()}`")
     if not node.non_trainable.is_literal:
         out.append(f"  - non-trainable: `{node.non_trainable.worked()}`")
-    out.append(f"- MACs: `{node.macs.worked()}`")
+    out.append(f"- MACs: {_worked(node.macs)}")
     if node.pool_ops.value:
-        out.append(f"- pool ops: `{node.pool_ops.worked()}`")
+        out.append(f"- pool ops: {_worked(node.pool_ops)}")
     geometry = [f"{key} {value}" for key, value in (("kernel", node.kernel), ("stride", node.stride),
                                                     ("padding", node.padding)) if value]
     if node.activation:
@@ -316,18 +321,20 @@ def hover_layer(entries: list[tuple[ir.Model, ir.LayerNode]], in_block: Optional
         head = f"**{first.name}** · `{first.kind}` · {where}`{_where(model, first.path)}`"
         return "\n".join([head, "", *_layer_details(first)])
     count = len(entries)
+    # in a block, a statement runs once per call; in a model, once per repetition of a repeat
+    where, runs = (f"in block `{in_block}`", "calls") if in_block else ("repeated", "times")
     if _same_numbers(entries):
-        head = f"**{first.kind}** in block `{in_block}` · {count} calls, the same numbers in each"
+        head = f"**{first.kind}** {where} · {count} {runs}, the same numbers each time"
         names = [f"`{_where(m, n.path, n.name)}`" for m, n in entries[:MAX_CALLS_SHOWN]]
         more = f" and {count - MAX_CALLS_SHOWN} more" if count > MAX_CALLS_SHOWN else ""
-        return "\n".join([head, "", *_layer_details(first), "", "calls: " + ", ".join(names) + more])
-    head = f"**{first.kind}** in block `{in_block}` · {count} calls; the first, `{_where(model, first.path, first.name)}`:"
-    out = [head, "", *_layer_details(first), "", "every call:" if count <= MAX_CALLS_SHOWN + 1 else
-           f"the first {MAX_CALLS_SHOWN} of {count} calls:"]
+        return "\n".join([head, "", *_layer_details(first), "", "as: " + ", ".join(names) + more])
+    head = f"**{first.kind}** {where} · {count} {runs}; the first, `{_where(model, first.path, first.name)}`:"
     shown = entries if count <= MAX_CALLS_SHOWN + 1 else entries[:MAX_CALLS_SHOWN]
+    out = [head, "", *_layer_details(first), "", "each time:" if len(shown) == count else
+           f"the first {len(shown)} of {count}:"]
     out += [_layer_brief(m, n) for m, n in shown]
     if len(shown) < count:
-        out.append(f"- … and {count - len(shown)} more calls")
+        out.append(f"- … and {count - len(shown)} more {'calls' if in_block else ''}".rstrip())
     return "\n".join(out)
 
 
@@ -391,8 +398,21 @@ def hover_block_def(analysis: Analysis, block: ast.BlockDef) -> str:
     head = f"**block {block.name}({params})**"
     if not calls:
         return "\n".join([head, "", "not called by any model"])
-    return "\n".join([head, "", f"called {len(calls)} time{'s' if len(calls) != 1 else ''}:", "",
-                      hover_groups(calls, "call")])
+    model, first = calls[0]
+    if len(calls) == 1:
+        return "\n".join([head, "", f"called once, as `{_where(model, first.path)}`:", "",
+                          *_group_lines(model, first)])
+    shown = calls if len(calls) <= MAX_CALLS_SHOWN + 1 else calls[:MAX_CALLS_SHOWN]
+    out = [head, "", f"called {len(calls)} times; the first, `{_where(model, first.path)}`:", "",
+           *_group_lines(model, first), "", "each call:" if len(shown) == len(calls) else
+           f"the first {len(shown)} of {len(calls)} calls:"]
+    for m, group in shown:
+        totals = group.totals()
+        out.append(f"- `{_where(m, group.path)}`: {_shape(group.output_shape)}, params {_num(totals.params)}, "
+                   f"MACs {_num(totals.macs)}")
+    if len(shown) < len(calls):
+        out.append(f"- … and {len(calls) - len(shown)} more calls")
+    return "\n".join(out)
 
 
 def hover(analysis: Analysis, position: lsp.Position, encoding: str = "utf-16") -> Optional[lsp.Hover]:
@@ -464,7 +484,7 @@ def _hover_merge(analysis: Analysis, stmt: ast.Merge, in_block: Optional[str]) -
                 branches.append(group)
                 for layer in group.layers():
                     total.add(layer)
-        where = _where(model, join.path, join.name)
+        where = _where(model, join.path)
         if number == 0:
             title = f"**{stmt.mode}** of {len(stmt.branches)} branches · `{where}`"
             if len(joins) > 1:

@@ -179,8 +179,9 @@ async def test_completion_of_kinds_and_options(client: LanguageClient):
     await _diagnostics(client, uri, lambda d: True)
 
     async def labels(line: int, character: int) -> dict:
+        position = types.Position(line=line, character=character)
         result = await client.text_document_completion_async(types.CompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=character)))
+            text_document=types.TextDocumentIdentifier(uri=uri), position=position))
         items = result.items if isinstance(result, types.CompletionList) else result
         return {item.label: item for item in items}
 
@@ -231,9 +232,11 @@ async def test_bad_input_never_crashes_the_server(client: LanguageClient):
     await client.text_document_hover_async(types.HoverParams(text_document=missing,
                                                              position=types.Position(line=0, character=0)))
     # and the server still works
+    _open(client, "file:///tmp/lsp_after_garbage.nn", FIXED)
+    assert list(await _diagnostics(client, "file:///tmp/lsp_after_garbage.nn", lambda d: True)) == []
     result = await client.text_document_completion_async(types.CompletionParams(
-        text_document=types.TextDocumentIdentifier(uri="file:///tmp/lsp_complete.nn"),
-        position=types.Position(line=2, character=4)))
+        text_document=types.TextDocumentIdentifier(uri="file:///tmp/lsp_after_garbage.nn"),
+        position=types.Position(line=3, character=4)))
     assert any(item.label == "conv2d" for item in result.items)
 
 
@@ -279,8 +282,9 @@ class _Pipe:
 def test_bare_json_rpc_session():
     pipe = _Pipe()
     try:
-        pipe.send({"id": 1, "method": "initialize", "params": {"processId": None, "rootUri": None,
-                                                               "capabilities": {}}})
+        pipe.send({"id": 1, "method": "initialize", "params": {
+            "processId": None, "rootUri": None, "capabilities": {},
+            "initializationOptions": {"convention": "pytorch"}}})
         reply = pipe.receive(lambda m: m.get("id") == 1)
         capabilities = reply["result"]["capabilities"]
         assert capabilities["hoverProvider"] and capabilities["definitionProvider"]
@@ -292,10 +296,19 @@ def test_bare_json_rpc_session():
         (diagnostic,) = published["params"]["diagnostics"]
         assert diagnostic["code"] == "E101" and diagnostic["severity"] == 1
         assert diagnostic["range"]["start"] == {"line": 2, "character": 4}
-        pipe.send({"id": 2, "method": "shutdown"})
-        assert pipe.receive(lambda m: m.get("id") == 2).get("error") is None
+        # the convention of initializationOptions: PyTorch counts no batch-norm statistics
+        pipe.send({"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": "file:///tmp/bare_bn.nn", "languageId": "nn", "version": 1,
+            "text": "model m {\n  input 4x4x8\n  batchnorm\n}\n"}}})
+        pipe.send({"id": 2, "method": "textDocument/hover", "params": {
+            "textDocument": {"uri": "file:///tmp/bare_bn.nn"}, "position": {"line": 2, "character": 4}}})
+        hover = pipe.receive(lambda m: m.get("id") == 2)
+        assert "params: 16 (trainable 16, non-trainable 0)" in hover["result"]["contents"]["value"]
+        pipe.send({"id": 3, "method": "shutdown"})
+        assert pipe.receive(lambda m: m.get("id") == 3).get("error") is None
         pipe.send({"method": "exit"})
         assert pipe.process.wait(timeout=15) == 0
+        assert b"Traceback" not in pipe.process.stderr.read()
     finally:
         if pipe.process.poll() is None:
             pipe.process.kill()

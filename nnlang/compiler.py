@@ -14,7 +14,7 @@ import attrs
 from . import ast, ir, layers
 from .diagnostics import DiagnosticBag, suggest
 from .formula import F
-from .layers.base import ACTIVATIONS, fmt_shape
+from .layers.base import ACTIVATIONS, EXPECTATION_KEYS, fmt_shape
 from .parser import MAX_LITERAL
 from .source import Span
 
@@ -23,8 +23,6 @@ MAX_LAYERS = 1_000_000  # layers in one expanded model
 MAX_STEPS = 4_000_000  # statements executed while expanding one model, repeats included
 MAX_CALL_DEPTH = 100  # nested block calls
 CONVENTIONS = ("keras", "pytorch", "textbook")
-#: what `-> SHAPE key=N` may check besides the shape
-EXPECTATION_KEYS = ("params", "trainable", "non_trainable", "macs")
 
 
 class _Stop(Exception):

@@ -26,15 +26,14 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from .layers import BOOL_WORDS, statement_kinds
-from .layers.base import ACTIVATIONS
-
-#: Words of the `pad=` option besides numbers (see nnlang.layers.coerce, type "pad").
-PAD_WORDS = ("valid", "same")
-
-#: Keys of an `->` expectation (checked in nnlang.compiler._check_expectation).
-EXPECTATION_KEYS = ("params", "macs")
+from .layers.base import ACTIVATIONS, EXPECTATION_KEYS, PAD_WORDS
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+#: The editor files with generated parts, in a source checkout.
+ROOT = Path(__file__).resolve().parent.parent
+TEXTMATE = ROOT / "editors" / "vscode" / "syntaxes" / "nn.tmLanguage.json"
+VIM_SYNTAX = ROOT / "editors" / "vim" / "syntax" / "nn.vim"
 
 
 def _grammar_text() -> str:
@@ -68,7 +67,10 @@ def layer_aliases() -> tuple[str, ...]:
 
 def option_names() -> tuple[str, ...]:
     """Every argument name a `key=value` option may use, with the aliases (k, kernel_size, ...)."""
-    return _unique(name for kind in statement_kinds() for arg in kind.all_args() for name in (arg.name, *arg.aliases))
+    names = [name for kind in statement_kinds() for arg in kind.all_args() for name in (arg.name, *arg.aliases)]
+    if any(kind.takes_activation for kind in statement_kinds()):
+        names.append("activation")  # `activation=relu`, read by nnlang.compiler for kinds that take one
+    return _unique(names)
 
 
 def activations() -> tuple[str, ...]:
@@ -111,10 +113,6 @@ def alternation(words: Iterable[str]) -> str:
 
 
 # --- VS Code: TextMate grammar ------------------------------------------------
-
-ROOT = Path(__file__).resolve().parent.parent
-TEXTMATE = ROOT / "editors" / "vscode" / "syntaxes" / "nn.tmLanguage.json"
-VIM_SYNTAX = ROOT / "editors" / "vim" / "syntax" / "nn.vim"
 
 # A statement starts a line, or follows '{', ';' or a label's ':'.
 _TM_STATEMENT_START = r"(?:^|(?<=[{;:]))\s*"
@@ -191,6 +189,10 @@ VIM_END = '" END GENERATED'
 
 
 def _vim_list(words: Iterable[str]) -> str:
+    words = list(words)
+    odd = [w for w in words if not re.fullmatch(NAME, w)]
+    if odd:
+        raise ValueError(f"not a name, cannot go in a Vim list: {odd}")
     items = [f"'{w}'" for w in words]
     lines, line = [], ""
     for item in items:

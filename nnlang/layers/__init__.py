@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from . import conv, dense, pool, recurrent, shape
-from .base import ACTIVATIONS, BOOL_WORDS, Arg, Args, Context, LayerKind, Result, fmt_shape
+from .base import ACTIVATIONS, BOOL_WORDS, PAD_WORDS, Arg, Args, Context, LayerKind, Result, fmt_shape
 
 ALL_KINDS: tuple[LayerKind, ...] = conv.KINDS + pool.KINDS + dense.KINDS + recurrent.KINDS + shape.KINDS
 
@@ -63,7 +63,7 @@ def coerce(spec: Arg, value, axes: int):
             raise BadValue(f"{spec.name} must be {'non-negative' if minimum == 0 else 'positive'}, got {_show(value)}")
         return value
     if kind == "pad":
-        if value in ("valid", "same"):
+        if value in PAD_WORDS:
             return value
         if isinstance(value, str):
             raise BadValue(f"{spec.name} must be valid, same, an integer or HxW, got {_show(value)}")

@@ -19,6 +19,12 @@ ACTIVATIONS = (
 
 BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False}
 
+#: Words of a `pad=` option besides numbers.
+PAD_WORDS = ("valid", "same")
+
+#: What an expectation `-> SHAPE key=N` may check besides the shape.
+EXPECTATION_KEYS = ("params", "trainable", "non_trainable", "macs")
+
 
 @attrs.frozen
 class Arg:

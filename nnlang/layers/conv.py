@@ -24,8 +24,33 @@ def _window_args(filters: bool, *, multiplier: bool = False) -> tuple:
     return tuple(options)
 
 
-class Conv(LayerKind):
+class _Windowed(LayerKind):
+    """A kind that slides a kernel over the spatial axes of a channels-last input."""
+
     family = "conv"
+    takes_activation = True
+
+    def window(self, shape, a: Args, ctx: Context):
+        """(input channels, output sizes, paddings), or None after reporting why not."""
+        cin = channels(shape, ctx, self.name)
+        if cin is None:
+            return None
+        found = sliding_window(shape, a.k, a.s, a.dilation, a.pad, ctx, what=self.name)
+        if found is None:
+            return None
+        return (cin, *found)
+
+
+def _spatial(dims) -> tuple:
+    return tuple(d.value if d is not None else None for d in dims)
+
+
+def _depthwise_weights(a: Args, cin: int) -> F:
+    """k_h*k_w*C_in (times the depth multiplier when above 1)."""
+    return product([*a.k, cin, a.multiplier]) if a.multiplier > 1 else product([*a.k, cin])
+
+
+class Conv(_Windowed):
     takes_activation = True
     spatial = 2
     positional = (Arg("filters", "count", None, "number of filters (output channels)", aliases=("out_channels",),
@@ -42,78 +67,65 @@ class Conv(LayerKind):
         self.summary = f"{spatial}-D convolution"
 
     def infer(self, shape, a: Args, ctx: Context):
-        cin = channels(shape, ctx, self.name)
-        if cin is None:
-            return None
         groups, filters = a.groups, a.filters
-        if cin % groups or filters % groups:
-            ctx.error("E104", f"groups={groups} must divide both the input channels ({cin}) and the filters "
+        if shape[-1] is not None and (shape[-1] % groups or filters % groups):
+            ctx.error("E104", f"groups={groups} must divide both the input channels ({shape[-1]}) and the filters "
                               f"({filters})", "groups")
             return None
-        window = sliding_window(shape, a.k, a.s, a.dilation, a.pad, ctx, what=self.name)
+        window = self.window(shape, a, ctx)
         if window is None:
             return None
-        dims, pads = window
+        cin, dims, pads = window
         per_filter = product([*a.k, F(cin).floordiv(groups) if groups > 1 else F(cin)])
         weights = per_filter * filters
         params = weights + filters if a.bias else weights
-        out = tuple(d.value if d is not None else None for d in dims) + (filters,)
+        out = _spatial(dims) + (filters,)
         macs = ZERO if None in out else product([*(d.value for d in dims), filters]) * per_filter
         return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, cin // groups)),
                       stride=fmt_dims(a.s), padding=pad_text(a.pad, pads), dims=dims)
 
 
-class Depthwise2D(LayerKind):
+class Depthwise2D(_Windowed):
     name = "depthwise2d"
     aliases = ("DepthwiseConv2D", "depthwise_conv2d", "depthwiseconv2d")
-    family = "conv"
     summary = "depthwise 2-D convolution (one filter per input channel)"
-    takes_activation = True
     ranks = (3,)
     rank_hint = "height x width x channels"
     options = _window_args(filters=False, multiplier=True)
 
     def infer(self, shape, a: Args, ctx: Context):
-        cin = channels(shape, ctx, self.name)
-        if cin is None:
-            return None
-        window = sliding_window(shape, a.k, a.s, a.dilation, a.pad, ctx, what=self.name)
+        window = self.window(shape, a, ctx)
         if window is None:
             return None
-        dims, pads = window
+        cin, dims, pads = window
         cout = cin * a.multiplier
-        weights = product([*a.k, cin, a.multiplier]) if a.multiplier > 1 else product([*a.k, cin])
+        weights = _depthwise_weights(a, cin)
         params = weights + cout if a.bias else weights
-        out = tuple(d.value if d is not None else None for d in dims) + (cout,)
+        out = _spatial(dims) + (cout,)
         macs = ZERO if None in out else product([*(d.value for d in dims), cout]) * product(a.k)
         return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, 1)), stride=fmt_dims(a.s),
                       padding=pad_text(a.pad, pads), dims=dims)
 
 
-class Separable2D(LayerKind):
+class Separable2D(_Windowed):
     name = "separable2d"
     aliases = ("SeparableConv2D", "separable_conv2d", "separableconv2d")
-    family = "conv"
     summary = "depthwise separable 2-D convolution (depthwise, then 1x1 pointwise)"
-    takes_activation = True
     ranks = (3,)
     rank_hint = "height x width x channels"
     positional = Conv.positional
     options = _window_args(filters=False, multiplier=True)
 
     def infer(self, shape, a: Args, ctx: Context):
-        cin = channels(shape, ctx, self.name)
-        if cin is None:
-            return None
-        window = sliding_window(shape, a.k, a.s, a.dilation, a.pad, ctx, what=self.name)
+        window = self.window(shape, a, ctx)
         if window is None:
             return None
-        dims, pads = window
+        cin, dims, pads = window
         mid = cin * a.multiplier
-        depthwise = product([*a.k, cin, a.multiplier]) if a.multiplier > 1 else product([*a.k, cin])
+        depthwise = _depthwise_weights(a, cin)
         pointwise = F(mid) * a.filters
         params = depthwise + pointwise + a.filters if a.bias else depthwise + pointwise
-        out = tuple(d.value if d is not None else None for d in dims) + (a.filters,)
+        out = _spatial(dims) + (a.filters,)
         if None in out:
             macs = ZERO
         else:
@@ -123,12 +135,10 @@ class Separable2D(LayerKind):
                       stride=fmt_dims(a.s), padding=pad_text(a.pad, pads), dims=dims)
 
 
-class Conv2DTranspose(LayerKind):
+class Conv2DTranspose(_Windowed):
     name = "conv2d_transpose"
     aliases = ("Conv2DTranspose", "ConvTranspose2d", "deconv2d", "conv2dtranspose")
-    family = "conv"
     summary = "transposed 2-D convolution (learned upsampling)"
-    takes_activation = True
     ranks = (3,)
     rank_hint = "height x width x channels"
     positional = Conv.positional
@@ -167,7 +177,7 @@ class Conv2DTranspose(LayerKind):
         per_input = product([*a.k, a.filters])
         weights = product([*a.k, cin, a.filters])
         params = weights + a.filters if a.bias else weights
-        out = tuple(d.value if d is not None else None for d in dims) + (a.filters,)
+        out = _spatial(dims) + (a.filters,)
         # every input position is scattered through the whole kernel into every output channel
         macs = ZERO if None in shape else product([*shape[:-1], cin]) * per_input
         pads = "same" if a.pad == "same" else ("0" if a.pad == "valid" else str(a.pad))

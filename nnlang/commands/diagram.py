@@ -82,7 +82,7 @@ def _write_bytes(data: bytes, output: str) -> None:
               help="Draw blocks, branches and repeats nested N levels deep or more as one node each.")
 @click.option("--show", callback=_show, default="", metavar="params,macs",
               help="Add these costs to every layer node and every block label.")
-@click.option("--rankdir", type=click.Choice(("TB", "LR"), case_sensitive=False), default="TB",
+@click.option("--rankdir", type=click.Choice(("TB", "LR"), case_sensitive=False), default="TB", metavar="TB|LR",
               show_default=True, help="TB: input at the top; LR: input on the left.")
 @click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True,
               help="Counting rules for --show params.")

@@ -29,32 +29,30 @@ from ..layers.base import fmt_shape
 
 #: Output formats: file extension -> Graphviz format (None: the DOT text itself).
 FORMATS = {"dot": None, "gv": None, "svg": "svg", "png": "png", "pdf": "pdf"}
-SHOW = ("params", "macs")
-RANKDIRS = ("TB", "LR")
 
 FONT = "Arial"  # Liberation Sans where Arial is missing: the same metrics, so SVG text fits its boxes everywhere
-FONT_SIZE = 11  # points; node text, readable on A4 when the drawing is printed at its natural size
+FONT_SIZE = 10  # points: node text; a module of four branches is about A4 wide at this size
 SMALL = 9  # edge labels and costs
 TITLE_SIZE = 14
 INK = "#333333"  # borders and edges: dark enough to print, lighter than the text
 PNG_DPI = 150  # PNG for handouts: sharp when printed at the drawing's natural size
 
-#: Fill per layer family: light tints (black text stays readable) whose gray
-#: levels differ, so conv, dense and pool layers still tell apart when printed
-#: in grayscale. Luma (0-255) in the comments.
+#: Fill per layer family: light tints (black text stays readable on all of them)
+#: whose gray levels differ, so a grayscale print still tells dense, conv, norm and
+#: pool layers apart. Gray level (0-255, Rec. 601 luma, as printers convert) in comments.
 FILL = {
-    "conv": "#b3cde3",  # blue, 201
-    "dense": "#f4b98c",  # orange, 194
-    "recurrent": "#f2c4c4",  # rose, 206
-    "norm": "#e3ddef",  # lavender, 224
-    "pool": "#d4ecd0",  # green, 229
-    "activation": "#fff6cc",  # cream, 245
-    "reshape": "#f2f2f2",  # gray, 242
+    "dense": "#ec9a5f",  # orange, 172
+    "conv": "#a9c4de",  # blue, 191
+    "recurrent": "#f2c8c8",  # rose, 213
+    "norm": "#e3ddf0",  # lavender, 225
+    "pool": "#e2f5dc",  # green, 236
+    "activation": "#fff8d6",  # cream, 246
+    "reshape": "#f0f0f0",  # gray, 240
     "regularization": "#ffffff",  # white, dashed border
-    "merge": "#ffffff",
-    "input": "#e6e6e6",
+    "merge": "#ffffff",  # white oval
+    "input": "#e6e6e6",  # gray, 230
 }
-OTHER_FILL = "#f2f2f2"
+OTHER_FILL = "#f0f0f0"
 GROUP_FILL = "#e6e6e6"  # a folded block or branch
 CLUSTER_FILL = ("#f5f5f5", "#ffffff")  # blocks alternate by nesting level; branches are white
 
@@ -88,7 +86,7 @@ LIST_LIMIT = 4
 class DiagramOptions:
     rankdir: str = "TB"
     depth: Optional[int] = None  # groups at this nesting level or deeper are drawn as one node
-    show: frozenset = frozenset()  # of SHOW
+    show: frozenset = frozenset()  # of "params", "macs"
     dpi: Optional[int] = None  # set for PNG output
 
 
@@ -101,18 +99,24 @@ def escape(text) -> str:
     """Text for the inside of a Graphviz HTML-like label: markup characters as
     entities, line breaks and other control characters as spaces."""
     text = _CONTROL.sub(" ", str(text))
+    # dot reads backslashes even in HTML-like labels, after decoding entities (\G and \N become
+    # the graph's and node's names, \\ one backslash): a zero-width space after each keeps it literal
+    text = text.replace("\\", "\\\u200b")
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
 
 
-def _html(lines) -> str:
-    """An HTML-like label from (text, style) lines; style is '', 'b' (bold), 'small' or 'title'."""
+def _html(lines, left: bool = False) -> str:
+    """An HTML-like label from (text, style) lines; style is '', 'b' (bold), 'small' or 'title'.
+    A line may also be a tuple of such pieces. Lines are centred, or left-aligned."""
     out = []
     for line in lines:
         if isinstance(line[0], tuple):  # pieces of one line, each with its style
             out.append("".join(_html_piece(text, style) for text, style in line))
         else:
             out.append(_html_piece(*line))
+    if left:
+        return "<" + "".join(f'{text}<BR ALIGN="LEFT"/>' for text in out) + ">"
     return "<" + "<BR/>".join(out) + ">"
 
 
@@ -133,6 +137,13 @@ def _dims(values) -> str:
     if isinstance(values, (tuple, list)):
         return "x".join(str(v) for v in values)
     return str(values)
+
+
+def _axes(values) -> str:
+    """One number when every axis has it (2), else one per axis (2x1)."""
+    if isinstance(values, (tuple, list)) and len(set(values)) == 1:
+        return str(values[0])
+    return _dims(values)
 
 
 def _stride(layer: ir.LayerNode) -> str:
@@ -169,8 +180,8 @@ def describe(layer: ir.LayerNode) -> str:
             parts.append(_stride(layer))
         parts.append(_padding(layer))
         dilation = a.get("dilation")
-        if dilation and set(dilation if isinstance(dilation, tuple) else (dilation,)) != {1}:
-            parts.append(f"dilation {_dims(dilation)}")
+        if dilation and _axes(dilation) != "1":
+            parts.append(f"dilation {_axes(dilation)}")
         if a.get("groups", 1) not in (1, None):
             parts.append(f"groups {a['groups']}")
         if a.get("multiplier", 1) not in (1, None):
@@ -186,18 +197,23 @@ def describe(layer: ir.LayerNode) -> str:
     elif layer.family == "recurrent":
         parts.append(f"{'bidirectional ' if a.get('bidirectional') else ''}{word} {a.get('units', '?')}")
         if a.get("return_sequences"):
-            parts.append("sequences")
+            parts.append("return_sequences")
     elif kind == "reshape":
         parts.append(f"reshape {fmt_shape(a.get('target'))}")
     elif kind == "upsample2d":
-        parts.append(f"upsample x{_dims(a.get('factor'))}")
+        parts.append(f"upsample x{_axes(a.get('factor'))}")
         if a.get("interpolation", "nearest") != "nearest":
             parts.append(str(a["interpolation"]))
     elif kind == "zeropad2d":
         pad = a.get("padding")
         if isinstance(pad, tuple) and len(pad) == 4:
             top, bottom, left, right = pad
-            pad = f"{top}x{left}" if (top, left) == (bottom, right) else "/".join(map(str, pad))
+            if len(set(pad)) == 1:
+                pad = top
+            elif (top, left) == (bottom, right):
+                pad = f"{top}x{left}"
+            else:
+                pad = f"{top}/{bottom}x{left}/{right}"  # as the summary table shows it
         parts.append(f"zero pad {_dims(pad)}")
     elif kind == "dropout":
         parts.append(f"dropout {a.get('rate', '?')}")
@@ -205,6 +221,8 @@ def describe(layer: ir.LayerNode) -> str:
         parts.append(str(a.get("function", "activation")))
     elif layer.family == "merge":
         parts.append(kind)
+    elif kind.startswith("global"):
+        parts.append(word)
     else:
         parts.append(word)
         parts += [layer.kernel, _stride(layer), _padding(layer)]
@@ -256,8 +274,23 @@ def _group_title(group: ir.Group) -> str:
         return f"{group.name}: {group.kind}"
     if group.kind == "repeat":
         count = repeat_count(group)
-        return f"{group.name}  x{count}" if count is not None else f"{group.name}  (repeat)"
+        return f"{group.name} x{count}" if count is not None else f"{group.name} (repeat)"
     return group.name
+
+
+def _brief(node) -> str:
+    """One line for a layer or a group inside a folded group: 'conv 3x3, 64', 'basic (7 layers)',
+    'b1: conv 1x1, 64, relu'."""
+    if isinstance(node, ir.LayerNode):
+        return describe(node)
+    layers = list(node.layers())
+    if node.kind == "branch":
+        if len(layers) <= 1:
+            return f"{node.name}: {describe(layers[0]) if layers else 'identity'}"
+        what = node.name
+    else:
+        what = node.block if node.kind == "block" and node.block else node.kind
+    return f"{what} ({len(layers)} layer{'s' if len(layers) != 1 else ''})"
 
 
 def _family_fill(layers) -> str:
@@ -281,16 +314,22 @@ class _ModelGraph:
         self.proxy: dict[int, str] = {}  # id(empty branch) -> its identity node
         self.branches: dict[int, list] = {}  # merge layer index -> its branch groups
         self.groups = 0
+        self.open: list = []  # the clusters being filled, outermost first
+        self.where: dict[str, tuple] = {}  # node -> the clusters it is drawn in, outermost first
+
+    def _place(self, node: str) -> str:
+        self.where[node] = tuple(self.open)
+        return node
 
     # nodes and clusters
-    def layer_node(self, graph, layer: ir.LayerNode) -> None:
-        node = f"{self.prefix}L{layer.index}"
+    def layer_node(self, graph, layer: ir.LayerNode, chain: str) -> None:
+        node = self._place(f"{self.prefix}L{layer.index}")
         self.display[layer.index] = node
         text = describe(layer)
-        if layer.label is None or layer.name == text:
+        if layer.label is None or text == layer.name or text.startswith((layer.name + " ", layer.name + ",")):
             lines = [(text, "")]
         elif self.options.rankdir == "TB":  # one line: a chain of layers stays short
-            lines = [((layer.name, "b"), ("  " + text, ""))]
+            lines = [((layer.name, "b"), (": " + text, ""))]
         else:  # name above description: the nodes of a left-to-right chain stay narrow
             lines = [(layer.name, "b"), (text, "")]
         lines += _cost_lines(layer.params, layer.macs.value, self.options, always=False)
@@ -299,12 +338,12 @@ class _ModelGraph:
             attributes.update(shape="ellipse", style="filled", margin="0.04,0.02")
         elif layer.family == "regularization":
             attributes["style"] = "rounded,filled,dashed"
-        graph.node(node, _html(lines), **attributes)
+        graph.node(node, _html(lines), group=chain, **attributes)
 
-    def group_node(self, graph, group: ir.Group) -> None:
+    def group_node(self, graph, group: ir.Group, chain: str) -> None:
         """A folded group: one node with its name and what it holds."""
         self.groups += 1
-        node = f"{self.prefix}G{self.groups}"
+        node = self._place(f"{self.prefix}G{self.groups}")
         layers = list(group.layers())
         for layer in layers:
             self.display[layer.index] = node
@@ -315,24 +354,29 @@ class _ModelGraph:
         count = repeat_count(group) if group.kind == "repeat" else None
         if count:
             body = body[: len(body) // count]
-        if all(isinstance(c, ir.LayerNode) for c in body) and len(body) <= LIST_LIMIT:
-            lines += [(describe(c), "") for c in body] or [("identity", "")]
+        if not body:
+            lines.append(("identity", ""))
+        elif len(body) <= LIST_LIMIT:
+            lines += [(_brief(c), "") for c in body]
         else:
             inner = sum(1 for c in body for _ in (c.layers() if isinstance(c, ir.Group) else (c,)))
-            lines.append((f"{inner} layers" + (" each" if count else ""), ""))
-        totals = group.totals()
-        lines += _cost_lines(totals.params, totals.macs, self.options, always=True)
-        graph.node(node, _html(lines), fillcolor=_family_fill(layers), style="filled", peripheries="2")
+            lines.append((f"{inner} layers" + (" each time" if count else ""), ""))
+        if layers:
+            totals = group.totals()
+            lines += _cost_lines(totals.params, totals.macs, self.options, always=True)
+        graph.node(node, _html(lines), fillcolor=_family_fill(layers), style="filled", peripheries="2",
+                   group=chain)
 
     def identity_node(self, graph, branch: ir.Group) -> None:
         self.groups += 1
-        node = f"{self.prefix}I{self.groups}"
+        node = self._place(f"{self.prefix}I{self.groups}")
         self.proxy[id(branch)] = node
         graph.node(node, _html([("identity", "small")]), shape="plaintext", style="", margin="0.02,0.02",
                    height="0.2")
 
-    def fill(self, graph, group: ir.Group, level: int) -> None:
-        """Declare the nodes of `group` in `graph`, with a cluster per unfolded child group."""
+    def fill(self, graph, group: ir.Group, level: int, chain: str) -> None:
+        """Declare the nodes of `group` in `graph`, with a cluster per unfolded child group.
+        The nodes of one group share a Graphviz `group` (`chain`): dot draws their edges straight."""
         run: list = []  # branch groups since the last other child: the next merge's branches
         depth = self.options.depth
         for child in group.children:
@@ -340,27 +384,33 @@ class _ModelGraph:
                 if child.family == "merge" and run:
                     self.branches[child.index] = list(run)
                 run = []
-                self.layer_node(graph, child)
+                self.layer_node(graph, child, chain)
                 continue
             run = run + [child] if child.kind == "branch" else []
             if child.kind != "branch" and not any(True for _ in child.layers()):
                 continue  # an empty block or repeat: the tensor passes through, nothing to draw
             if depth is not None and level + 1 >= max(depth, 1):
-                self.group_node(graph, child)
+                self.group_node(graph, child, chain)
                 continue
             self.groups += 1
+            number = self.groups
             branch = child.kind == "branch"
             title = [(_group_title(child), "b")]
-            totals = child.totals()
-            title += _cost_lines(totals.params, totals.macs, self.options, always=True)
-            with graph.subgraph(name=f"cluster_{self.prefix}g{self.groups}") as cluster:
-                cluster.attr(label=_html(title), labeljust="l", fontsize=str(FONT_SIZE),
+            if any(True for _ in child.layers()):
+                totals = child.totals()
+                title += _cost_lines(totals.params, totals.macs, self.options, always=True)
+            name = f"cluster_{self.prefix}g{number}"
+            self.open.append(name)
+            with graph.subgraph(name=name) as cluster:
+                # the title at the foot: edges come in from above, and leave from the frame's border
+                cluster.attr(label=_html(title, left=True), labeljust="l", labelloc="b", fontsize=str(FONT_SIZE),
                              style="rounded,filled,dashed" if branch else "rounded,filled",
                              fillcolor="#ffffff" if branch else CLUSTER_FILL[level % 2],
-                             color="#8c8c8c" if branch else "#666666", penwidth="0.8", margin="8")
+                             color="#8c8c8c" if branch else "#666666", penwidth="0.8", margin="6")
                 if branch and not any(True for _ in child.layers()):
                     self.identity_node(cluster, child)
-                self.fill(cluster, child, level + 1)
+                self.fill(cluster, child, level + 1, f"{self.prefix}c{number}")
+            self.open.pop()
 
     def title_lines(self) -> list:
         model = self.model
@@ -372,10 +422,34 @@ class _ModelGraph:
     def nodes(self, graph) -> None:
         model = self.model
         graph.node(f"{self.prefix}in", _html([("input", "b"), (fmt_shape(model.input_shape), "")]),
-                   fillcolor=FILL["input"], style="filled")
-        self.fill(graph, model.root, 0)
+                   fillcolor=FILL["input"], style="filled", group=f"{self.prefix}c0")
+        self.fill(graph, model.root, 0, f"{self.prefix}c0")
         graph.node(f"{self.prefix}out", _html([("output", "b"), (fmt_shape(model.output_shape), "")]),
-                   fillcolor=FILL["input"], style="filled")
+                   fillcolor=FILL["input"], style="filled", group=f"{self.prefix}c0")
+
+    def branch_heads(self) -> list:
+        """For every join, the first node of each of its branches: drawn side by side on one rank,
+        so a module reads as parallel columns that start together."""
+        out = []
+        for index in sorted(self.branches):
+            heads = []
+            for branch in self.branches[index]:
+                first = next(branch.layers(), None)
+                node = self.proxy.get(id(branch)) or (self.display.get(first.index) if first else None)
+                if node is not None and node not in heads:
+                    heads.append(node)
+            if len(heads) > 1:
+                out.append(heads)
+        return out
+
+    def leaving(self, tail: str, head: str) -> Optional[str]:
+        """The outermost cluster that holds `tail` but not `head`: the edge is drawn from its border,
+        so it never runs through the titles at the foot of the clusters it leaves."""
+        inside, target = self.where.get(tail, ()), self.where.get(head, ())
+        for depth, cluster in enumerate(inside):
+            if depth >= len(target) or target[depth] != cluster:
+                return cluster
+        return None
 
     # edges
     def edges(self) -> list:
@@ -418,11 +492,12 @@ def build(models, options: DiagramOptions = DiagramOptions()) -> graphviz.Digrap
     models = list(models)
     graph = graphviz.Digraph("nnc")
     graph.attr(rankdir=options.rankdir, fontname=FONT, fontsize=str(FONT_SIZE), bgcolor="white",
-               nodesep="0.25", ranksep="0.2", pad="0.25", labelloc="t", newrank="true")
+               nodesep="0.2", ranksep="0.2", pad="0.25", labelloc="t", newrank="true",
+               compound="true")
     if options.dpi:
         graph.attr(dpi=str(options.dpi))
     graph.attr("node", shape="box", style="rounded,filled", fontname=FONT, fontsize=str(FONT_SIZE),
-               color=INK, fontcolor="black", penwidth="0.8", margin="0.12,0.05", height="0.3")
+               color=INK, fontcolor="black", penwidth="0.8", margin="0.08,0.04", height="0.3")
     graph.attr("edge", fontname=FONT, fontsize=str(SMALL), color=INK, fontcolor=INK, arrowsize="0.6",
                penwidth="0.8")
     parts = [_ModelGraph(model, number, options) for number, model in enumerate(models)]
@@ -437,7 +512,16 @@ def build(models, options: DiagramOptions = DiagramOptions()) -> graphviz.Digrap
                 part.nodes(cluster)
     for part in parts:
         for tail, head, shape in part.edges():
-            graph.edge(tail, head, label=_html([(shape, "")]))
+            leaving = part.leaving(tail, head)
+            if leaving:
+                graph.edge(tail, head, label=_html([(shape, "")]), ltail=leaving)
+            else:
+                graph.edge(tail, head, label=_html([(shape, "")]))
+        for heads in part.branch_heads():
+            with graph.subgraph() as same:
+                same.attr(rank="same")
+                for node in heads:
+                    same.node(node)
     return graph
 
 

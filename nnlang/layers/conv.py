@@ -51,7 +51,6 @@ def _depthwise_weights(a: Args, cin: int) -> F:
 
 
 class Conv(_Windowed):
-    takes_activation = True
     spatial = 2
     positional = (Arg("filters", "count", None, "number of filters (output channels)", aliases=("out_channels",),
                       required=True),)

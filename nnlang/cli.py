@@ -125,9 +125,9 @@ def print_diagnostics(compilation, werror: bool = False) -> bool:
     return _print_diagnostics(compilation, werror)
 
 
-def write_output(text: str, output) -> None:
-    """Write text to standard output, or atomically to a file."""
-    _write(text, output)
+def write_output(data: str | bytes, output) -> None:
+    """Write text or bytes to standard output, or atomically to a file."""
+    _write(data, output)
 
 
 def _compile(path: str, convention: str):
@@ -150,15 +150,23 @@ def _print_diagnostics(compilation, werror: bool) -> bool:
     return failed
 
 
-def _write(text: str, output: str | None) -> None:
+def _write(data: str | bytes, output: str | None) -> None:
+    """Write to standard output, or atomically to a file: a temporary file in the same folder,
+    renamed over the target, so that an error never leaves a half-written file."""
     if output is None:
-        click.echo(text, nl=False)
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            click.echo(data, nl=False)
         return
     target = Path(output)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

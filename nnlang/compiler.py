@@ -373,7 +373,7 @@ class Compiler:
         owner = group
         if stmt.label is not None:
             name = self._name(stmt.label, "repeat", group, suffix, stmt.span)
-            owner = ir.Group(name, "repeat", group.path + (name,), stmt.span)
+            owner = ir.Group(name, "repeat", group.path + (name,), stmt.span, count=count)
             group.children.append(owner)
         for number in range(1, count + 1):
             self.steps += 1

@@ -51,6 +51,7 @@ class Group:
     block: Optional[str] = None  # the block definition's name, for block calls
     children: list = attrs.Factory(list)  # LayerNode | Group, in execution order
     output_shape: Optional[Shape] = None
+    count: Optional[int] = None  # iterations, for a labelled repeat
 
     def layers(self):
         """Every layer inside, in execution order."""

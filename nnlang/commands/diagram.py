@@ -11,9 +11,7 @@ missing for a rendered format.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -55,20 +53,9 @@ def _extension(output) -> str:
 
 
 def _write_bytes(data: bytes, output: str) -> None:
-    """Write atomically: a temporary file in the same folder, then renamed over OUTPUT."""
-    target = Path(output)
-    folder = target.parent if str(target.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    from ..cli import write_output
+
+    write_output(data, output)
 
 
 @click.command()

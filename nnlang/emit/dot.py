@@ -248,22 +248,8 @@ def _cost_lines(params: int, macs: int, options: DiagramOptions, always: bool) -
 
 
 def repeat_count(group: ir.Group) -> Optional[int]:
-    """How many times a labelled repeat ran: its children are its body's statements
-    once per iteration, so the first child's statement recurs once per iteration.
-    None when that does not hold (the IR does not record the count)."""
-    children = group.children
-    if not children:
-        return None
-    spans = [getattr(child, "span", None) for child in children]
-    if spans[0] is None:
-        return None
-    count = spans.count(spans[0])
-    if len(children) % count:
-        return None
-    period = len(children) // count
-    if any(spans[i] != spans[i % period] for i in range(len(children))):
-        return None
-    return count
+    """How many times a labelled repeat ran."""
+    return group.count
 
 
 def _group_title(group: ir.Group) -> str:

@@ -19,8 +19,8 @@ from .parser import MAX_LITERAL
 from .source import Span
 
 #: Limits that keep a hostile or mistaken file from exhausting the machine.
-MAX_LAYERS = 1_000_000  # layers in one expanded model
-MAX_STEPS = 4_000_000  # statements executed while expanding one model, repeats included
+MAX_LAYERS = 250_000  # layers in one expanded model
+MAX_STEPS = 1_000_000  # statements executed while expanding one model, repeats included
 MAX_CALL_DEPTH = 100  # nested block calls
 CONVENTIONS = ("keras", "pytorch", "textbook")
 

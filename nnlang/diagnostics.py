@@ -111,6 +111,10 @@ class Diagnostic:
         }
 
 
+#: Diagnostics kept for one file; past this, one E112 says the rest were dropped.
+MAX_DIAGNOSTICS = 500
+
+
 class DiagnosticBag:
     """Collects diagnostics in the order they are found."""
 
@@ -130,9 +134,14 @@ class DiagnosticBag:
     def _keep(self, diagnostic: Diagnostic) -> None:
         # a statement inside a repeat or a block called several times reports a problem once
         key = (diagnostic.code, diagnostic.span, diagnostic.message)
-        if key not in self._seen:
-            self._seen.add(key)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        if len(self.items) < MAX_DIAGNOSTICS:
             self.items.append(diagnostic)
+        elif len(self.items) == MAX_DIAGNOSTICS:
+            self.items.append(Diagnostic("E112", f"more than {MAX_DIAGNOSTICS} diagnostics: the rest are not shown",
+                                         diagnostic.span))
 
     @property
     def has_errors(self) -> bool:
@@ -184,8 +193,10 @@ def render(diagnostic: Diagnostic, source: Source) -> str:
 
 
 def explain_code(code: str) -> str | None:
-    """The documentation of a diagnostic code, for `nnc explain`."""
-    entry = CODES.get(code)
-    if entry is None:
+    """The documentation of a diagnostic code, for `nnc explain`: code, severity, title, explanation,
+    and a failing example with the diagnostic it produces (from :mod:`nnlang.diagnostic_docs`)."""
+    if code not in CODES:
         return None
-    return f"{entry.code} ({entry.severity}): {entry.title}"
+    from .diagnostic_docs import explain  # imported here: the docs compile their examples
+
+    return explain(code)

@@ -39,13 +39,24 @@ def decode(data: bytes, name: str, bag: DiagnosticBag) -> Optional[Source]:
 
 def compile_source(source: Source, convention: str = "keras") -> Compilation:
     from .compiler import compile_file
-    from .parser import parse
+    from .parser import deep_recursion, parse
 
     bag = DiagnosticBag()
-    if "\r" in source.text:  # CRLF and old Mac line ends: lines counted as every editor counts them
-        source = Source(source.text.replace("\r\n", "\n").replace("\r", "\n"), source.name)
+    text = source.text
+    if text.startswith("\ufeff"):  # a byte-order mark is not part of the program
+        text = text[1:]
+    if "\r" in text:  # CRLF and old Mac line ends: lines counted as every editor counts them
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text is not source.text:
+        source = Source(text, source.name)
     tree = parse(source, bag)
-    program = compile_file(tree, bag, convention) if tree is not None else None
+    program = None
+    if tree is not None:
+        with deep_recursion():
+            try:
+                program = compile_file(tree, bag, convention)
+            except RecursionError:  # bounded by the limits; kept as a last guard
+                bag.add("E112", "the program nests too deeply to compile", Span(1, 1, 1, 2))
     return Compilation(source, program, bag)
 
 
@@ -56,7 +67,8 @@ def compile_text(text: str, name: str = "<input>", convention: str = "keras") ->
 def compile_path(path: str | Path, convention: str = "keras") -> Compilation:
     path = Path(path)
     bag = DiagnosticBag()
-    source = decode(path.read_bytes(), str(path), bag)
-    if source is None:
-        return Compilation(Source("", str(path)), None, bag)
+    data = path.read_bytes()
+    source = decode(data, str(path), bag)
+    if source is None:  # shown with replacement characters, so the caret has a line to point into
+        return Compilation(Source(data.decode("utf-8", errors="replace"), str(path)), None, bag)
     return compile_source(source, convention)

@@ -21,6 +21,19 @@ from .source import Source, Span
 
 #: Largest integer literal accepted; far beyond any real network, small enough to stay exact.
 MAX_LITERAL = 10**15
+#: Limits that keep hostile input cheap to reject (documented in docs/language.md).
+MAX_NESTING = 100  # braces and parentheses open at once
+MAX_STATEMENT_TOKENS = 2_000  # tokens in one statement (between separators and braces)
+MAX_TOKENS = 1_000_000  # tokens in a file: a written-out network of about 150,000 layers
+RECURSION_LIMIT = 20_000  # Python frames while parsing and compiling bounded nesting
+
+
+class LimitExceeded(Exception):
+    """Input beyond one of the limits above; carries the token where it was noticed."""
+
+    def __init__(self, message: str, token: Token):
+        super().__init__(message)
+        self.token = token
 
 
 def grammar_text() -> str:
@@ -43,23 +56,42 @@ class _Separators:
     always_accept = ("_SEP",)
 
     def process(self, stream):
-        depth = 0
+        depth = 0  # braces and parentheses
+        parens = 0  # parentheses only: separators inside them are dropped
         previous = None
         pending = None
+        statement = 0
+        count = 0
         for token in stream:
             kind = token.type
+            count += 1
+            if count > MAX_TOKENS:
+                raise LimitExceeded(f"the file has more than {MAX_TOKENS:,} tokens", token)
             if kind == "_SEP":
-                if not (depth or previous in (None, "LBRACE", "COMMA")) and (pending is None or str(token) == ";"):
+                statement = 0
+                if not (parens or previous in (None, "LBRACE", "COMMA")) and (pending is None or ";" in token):
                     pending = token
                 continue
             if pending is not None:
-                if kind != "ARROW" or str(pending) == ";":  # only a line break may precede a continuing '->'
+                if kind != "ARROW" or ";" in pending:  # only a line break may precede a continuing '->'
                     yield pending
                 pending = None
             if kind == "LPAR":
+                parens += 1
+            elif kind == "RPAR" and parens:
+                parens -= 1
+            if kind in ("LPAR", "LBRACE"):
                 depth += 1
-            elif kind == "RPAR" and depth:
+                if depth > MAX_NESTING:
+                    raise LimitExceeded(f"more than {MAX_NESTING} braces and parentheses are open", token)
+            elif kind in ("RPAR", "RBRACE") and depth:
                 depth -= 1
+            if kind in ("LBRACE", "RBRACE"):
+                statement = 0
+            else:
+                statement += 1
+                if statement > MAX_STATEMENT_TOKENS:
+                    raise LimitExceeded(f"a statement of more than {MAX_STATEMENT_TOKENS:,} tokens", token)
             previous = kind
             yield token
         if pending is not None:
@@ -166,7 +198,8 @@ def _syntax_diagnostic(error: UnexpectedInput, source: Source) -> Diagnostic:
 
 
 def _int(token: Token, bag: DiagnosticBag) -> int:
-    value = int(str(token).replace("_", ""))
+    digits = str(token).replace("_", "")
+    value = int(digits) if len(digits) <= 16 else MAX_LITERAL + 1  # never convert a huge string
     if value > MAX_LITERAL:
         bag.add("E005", f"number {token} is too large (the limit is {MAX_LITERAL:,})", _token_span(token))
         return MAX_LITERAL
@@ -295,12 +328,32 @@ class _ToAst(Transformer):
 
 def parse(source: Source, bag: DiagnosticBag) -> Optional[ast.File]:
     """Parse a whole file; on a syntax error, report it and return None."""
-    try:
-        tree = _lark().parse(source.text)
-    except UnexpectedInput as error:
-        bag.extend([_syntax_diagnostic(error, source)])
-        return None
-    try:
-        return _ToAst(bag).transform(tree)
-    except VisitError as error:  # a bug in a rule method: let the CLI report it as internal
-        raise error.orig_exc from None
+    with deep_recursion():
+        try:
+            tree = _lark().parse(source.text)
+        except UnexpectedInput as error:
+            bag.extend([_syntax_diagnostic(error, source)])
+            return None
+        except LimitExceeded as error:
+            bag.add("E112", f"input too large: {error}", _token_span(error.token),
+                    "see the limits in docs/language.md")
+            return None
+        try:
+            return _ToAst(bag).transform(tree)
+        except VisitError as error:  # a bug in a rule method: let the CLI report it as internal
+            raise error.orig_exc from None
+
+
+class deep_recursion:
+    """Raise Python's recursion limit while walking trees whose depth the limits above bound."""
+
+    def __enter__(self):
+        import sys
+
+        self.saved = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(self.saved, RECURSION_LIMIT))
+
+    def __exit__(self, *exc):
+        import sys
+
+        sys.setrecursionlimit(self.saved)

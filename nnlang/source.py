@@ -39,7 +39,7 @@ class Source:
 
     @functools.cached_property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        return self.text.split("\n")  # as the parser counts lines: form feeds and U+2028 are not breaks
 
     def line_text(self, line: int) -> str:
         if 1 <= line <= len(self.lines):

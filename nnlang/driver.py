@@ -30,7 +30,8 @@ def decode(data: bytes, name: str, bag: DiagnosticBag) -> Optional[Source]:
     except UnicodeDecodeError as error:
         before = data[: error.start]
         line = before.count(b"\n") + 1
-        column = error.start - (before.rfind(b"\n") + 1) + 1
+        # columns count characters, as in the line shown (decoded with replacement characters)
+        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", errors="replace")) + 1
         bag.add("E004", f"byte 0x{data[error.start]:02x} at offset {error.start} is not valid UTF-8",
                 Span(line, column, line, column + 1), "save the file as UTF-8")
         return None

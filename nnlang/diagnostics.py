@@ -73,7 +73,7 @@ CODES: dict[str, Code] = _codes(
     ("W203", WARNING, "pooling stride larger than its window: inputs never read"),
     ("W204", WARNING, "padding of half the kernel or more"),
     ("W205", WARNING, "output collapses to 1x1"),
-    ("W301", WARNING, "recurrent layer receives no sequence"),
+    ("W301", WARNING, "recurrent layer receives a single time step"),
     ("W302", NOTE, "dense layer acts on the last axis"),
     ("W303", NOTE, "softmax before the last layer"),
     ("W304", NOTE, "MACs counted per time step"),

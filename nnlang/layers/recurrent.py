@@ -46,6 +46,10 @@ class Recurrent(LayerKind):
         if features is None:
             ctx.error("E205", f"{self.name} needs a known number of features (the last axis), got {fmt_shape(shape)}")
             return None
+        if steps == 1:
+            ctx.warn("W301", f"{self.name} receives a sequence of one time step: the recurrence never runs, "
+                             "so it acts as a dense layer with extra parameters",
+                     None, "feed it the sequence (time steps x features), or use dense")
         u, g = a.units, self.gates
         per_gate = F(u) * (F(features) + u)
         biases = self.biases_per_gate(a, ctx.convention)

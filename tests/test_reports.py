@@ -154,3 +154,19 @@ def test_depth_folds_blocks(tmp_path):
     folded = run_nnc(path, "--ascii", "--depth", "1").stdout
     assert full.count("(conv2d)") == 4 and folded.count("(conv2d)") == 0
     assert "b_1 (b) [+]" in folded and f"{(2 * 3 + 3) + (3 * 3 + 3):,}" in folded
+
+
+def test_latex_compiles_in_a_plain_document(tmp_path):
+    """A real TeX engine (pdflatex, installed by CI) typesets the booktabs tables."""
+    import shutil
+    import subprocess
+
+    assert shutil.which("pdflatex"), "pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended"
+    run_nnc(EXAMPLES / "inception_naive_vs_bottleneck.nn", "--format", "latex", "--explain", "-o",
+            tmp_path / "table.tex")
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                                      "\\input{table.tex}\n\\end{document}\n")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 1000

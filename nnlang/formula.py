@@ -61,20 +61,6 @@ class F:
             return F(value, inner, _PRODUCT)
         return F(value, f"floor({inner})", _ATOM)
 
-    def ceildiv(self, other) -> "F":
-        other = F.of(other)
-        value = -(-self.value // other.value)
-        if other.value == 1:
-            return F(value, self.text, self._prec)
-        inner = f"{self._wrap(_PRODUCT)}/{other._wrap(_ATOM)}"
-        if self.value % other.value == 0:
-            return F(value, inner, _PRODUCT)
-        return F(value, f"ceil({inner})", _ATOM)
-
-    def named(self, text: str) -> "F":
-        """The same value, shown as `text` (e.g. a sub-total's name)."""
-        return F(self.value, text, _ATOM)
-
     # presentation -----------------------------------------------------------
     @property
     def is_literal(self) -> bool:

@@ -85,16 +85,6 @@ class F:
 ZERO = F(0)
 
 
-def total(terms) -> F:
-    """The sum of terms, skipping zeros; ZERO when there is nothing."""
-    result = None
-    for term in terms:
-        if term.value == 0 and term.is_literal:
-            continue
-        result = term if result is None else result + term
-    return result if result is not None else ZERO
-
-
 def product(factors) -> F:
     result = None
     for factor in factors:

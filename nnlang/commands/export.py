@@ -1,0 +1,94 @@
+"""`nnc export FILE.nn --to pytorch|keras [-o OUT.py] [--model NAME]`: runnable framework code.
+
+PyTorch: one `torch.nn.Module` class per model, named after it in CamelCase and
+built without arguments. Keras: a `build_<model>()` function per model returning
+a `keras.Model` (functional API). See docs/export.md.
+
+Exit status: 0 written; 1 the file has errors, or a model uses something the
+framework cannot express (the message names it, nothing is written); 2 a wrong
+command line, an unknown model, or a file that cannot be read or written.
+
+Only click is imported here; torch and keras are imported by the generated code
+only, never by nnc.
+"""
+
+from __future__ import annotations
+
+import click
+
+TARGETS = ("pytorch", "keras")
+CONVENTIONS = ("keras", "pytorch", "textbook")
+
+
+def _fail(message: str, status: int = 2):
+    click.echo(f"nnc: error: {message}", err=True)
+    raise SystemExit(status)
+
+
+def render_error(error, source) -> str:
+    """`file:line:col: error: message`, the source line and a caret, then the notes."""
+    span = error.span
+    lines = []
+    if span is None or not span.line:
+        lines.append(f"{source.name}: error: {error.message}")
+    else:
+        lines.append(f"{source.name}:{span.line}:{span.column}: error: {error.message}")
+        text = source.line_text(span.line).expandtabs(1)
+        gutter = " " * len(str(span.line))
+        width = span.end_column - span.column if span.end_line == span.line and span.end_column > span.column else 1
+        width = max(1, min(width, max(1, len(text) - span.column + 1)))
+        lines += [f"{gutter} |", f"{span.line} | {text}", f"{gutter} | {' ' * (span.column - 1)}{'^' * width}"]
+    gutter = " " * (len(str(span.line)) if span is not None and span.line else 0)
+    lines += [f"{gutter} = {note}" for note in error.notes]
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "target", type=click.Choice(TARGETS), required=True,
+              help="The framework: pytorch (nn.Module classes) or keras (functional keras.Model builders).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the code to this file (atomically) instead of standard output.")
+@click.option("--model", "models", multiple=True, metavar="NAME",
+              help="Export only this model (repeatable). Default: every model of FILE.")
+@click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True,
+              help="The convention FILE's expectations (params=N) are checked under, as for `nnc FILE`; the code "
+                   "itself does not depend on it.")
+def export(file, target, output, models, convention):
+    """Write PyTorch or Keras code that builds the models of FILE."""
+    from ..cli import compile_or_exit, print_diagnostics, write_output
+    from ..emit.codegen import ExportError
+
+    compilation = compile_or_exit(file, convention)
+    if print_diagnostics(compilation, False):
+        raise SystemExit(1)
+    # the docstrings quote the parameter counts as the target framework counts them
+    numbers = compilation.program
+    if target != convention:
+        from ..driver import compile_source
+
+        numbers = compile_source(compilation.source, target).program
+    program = compilation.program
+    names = [m.name for m in program.models]
+    if not names:
+        _fail(f"{file} defines no model to export", 1)
+    for name in models:
+        if program.model(name) is None:
+            from ..diagnostics import suggest
+
+            hint = suggest(name, names)
+            _fail(f"{file} has no model '{name}'" + (f"; {hint}" if hint else "") + f" (models: {', '.join(names)})")
+    if target == "pytorch":
+        from ..emit import pytorch as emitter
+    else:
+        from ..emit import keras as emitter
+    try:
+        result = emitter.export(program, list(dict.fromkeys(models)) or None, source_lines=compilation.source.lines,
+                                file_name=str(file), numbers=numbers)
+    except ExportError as error:
+        click.echo(render_error(error, compilation.source), err=True)
+        raise SystemExit(1)
+    try:
+        write_output(result.code, output)
+    except OSError as error:
+        _fail(f"cannot write {output}: {error.strerror or error}")

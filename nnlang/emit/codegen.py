@@ -1,0 +1,282 @@
+"""What the PyTorch and Keras exporters share: a small code builder, names that
+are valid Python, the geometry of padding, and the error for a construct a
+framework cannot express.
+
+Nothing here imports torch or keras: only the generated code does.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from contextlib import contextmanager
+from typing import Iterable, Optional
+
+from .. import ir
+from ..layers.base import resolve_padding, window_output
+from ..source import Span
+
+
+class ExportError(Exception):
+    """A construct the target framework cannot express; `span` locates it in the .nn file."""
+
+    def __init__(self, message: str, span: Optional[Span] = None, notes: tuple = ()):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.notes = tuple(notes)
+
+
+def refuse(framework: str, node: ir.LayerNode, what: str, *notes: str) -> ExportError:
+    """The error for a layer `framework` has no exact equivalent for."""
+    where = "/".join((*node.path, node.name))
+    return ExportError(f"cannot export to {framework}: {where} ({node.kind}): {what}", node.span, notes)
+
+
+# --- the code builder -----------------------------------------------------------
+
+
+class Code:
+    """Lines of Python with an indentation level: `line`, `blank`, `block`."""
+
+    def __init__(self, indent: str = "    "):
+        self.lines: list[str] = []
+        self.level = 0
+        self.indent = indent
+
+    def line(self, text: str = "") -> None:
+        self.lines.append(f"{self.indent * self.level}{text}" if text else "")
+
+    def lines_of(self, text: str) -> None:
+        for part in text.splitlines():
+            self.line(part)
+
+    def blank(self, count: int = 1) -> None:
+        """Up to `count` empty lines (never more in a row, never at the start)."""
+        trailing = 0
+        for existing in reversed(self.lines):
+            if existing:
+                break
+            trailing += 1
+        if self.lines:
+            self.lines.extend([""] * max(0, count - trailing))
+
+    @contextmanager
+    def block(self, header: str):
+        self.line(header)
+        self.level += 1
+        try:
+            yield self
+        finally:
+            self.level -= 1
+
+    def extend(self, other: "Code") -> None:
+        for text in other.lines:
+            self.line(text) if text else self.lines.append("")
+
+    def text(self) -> str:
+        while self.lines and not self.lines[-1]:
+            self.lines.pop()
+        return "\n".join(self.lines) + "\n"
+
+
+# --- names --------------------------------------------------------------------------
+
+PYTHON_RESERVED = frozenset(keyword.kwlist) | frozenset(getattr(keyword, "softkwlist", ())) | {"self"}
+
+
+def camel(name: str) -> str:
+    """inception_3a -> Inception3a, layer1_0 -> Layer1_0, mnist_autoencoder -> MnistAutoencoder."""
+    parts = [p for p in name.split("_") if p]
+    if not parts:
+        return "Model"
+    out = parts[0][:1].upper() + parts[0][1:]
+    for part in parts[1:]:
+        if out[-1].isdigit() and part[0].isdigit():
+            out += "_"
+        out += part[:1].upper() + part[1:]
+    return out
+
+
+class Names:
+    """Allocates unique Python names, avoiding reserved ones: `x`, `x_2`, ..."""
+
+    def __init__(self, reserved: Iterable[str] = ()):
+        self.reserved = set(reserved) | set(PYTHON_RESERVED)
+        self.used = set(self.reserved)
+
+    def take(self, wanted: str) -> str:
+        """`wanted`, or `wanted_` when Python or the framework reserves it, or `wanted_2`, ... when taken."""
+        base = re.sub(r"\W", "_", wanted) or "_"
+        if base[0].isdigit():
+            base = "_" + base
+        if base in self.reserved:
+            base += "_"
+        candidate, number = base, 1
+        while candidate in self.used:
+            number += 1
+            candidate = f"{base}_{number}"
+        self.used.add(candidate)
+        return candidate
+
+
+# --- values as Python source ------------------------------------------------------
+
+
+def py(value) -> str:
+    """A Python literal: 3, (3, 5), 'same', True, 0.5."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(py(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return str(value)
+
+
+def dims(value) -> object:
+    """(3, 3) -> 3, (3, 5) stays; an int stays."""
+    if isinstance(value, tuple) and value and len(set(value)) == 1:
+        return value[0]
+    return value
+
+
+def call(function: str, *positional, **keywords) -> str:
+    """`function(a, b, key=value)` with keywords whose value is not None."""
+    parts = [py(v) if not isinstance(v, Raw) else v.text for v in positional]
+    for key, value in keywords.items():
+        if value is None:
+            continue
+        parts.append(f"{key}={value.text if isinstance(value, Raw) else py(value)}")
+    return f"{function}({', '.join(parts)})"
+
+
+class Raw:
+    """Source text passed through `call` as is."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+# --- geometry shared by both exporters ---------------------------------------------
+
+
+def spatial(node: ir.LayerNode) -> tuple:
+    """The input's spatial sizes (all axes but the channels), None where unknown."""
+    return tuple(node.input_shape[:-1])
+
+
+def window_pads(node: ir.LayerNode, framework: str) -> list[tuple[int, int]]:
+    """Padding (before, after) per spatial axis of a convolution or pooling window, as nnc resolved it."""
+    a = node.args
+    k = a.get("k") or a.get("size")
+    s = a.get("s") or k
+    d = a.get("dilation") or (1,) * len(k)
+    pad = a.get("pad", "valid")
+    pads = []
+    for axis, n in enumerate(spatial(node)):
+        explicit = pad if not isinstance(pad, tuple) else pad[axis]
+        before, after = resolve_padding(explicit, n, k[axis], s[axis], d[axis])
+        if before is None:
+            raise refuse(framework, node, f"pad=same with stride {s[axis]} on an axis of unknown size: the padding "
+                                          "depends on the size", "give the input a known size, or use pad=N")
+        pads.append((before, after))
+    return pads
+
+
+def ceil_changes_size(node: ir.LayerNode) -> bool:
+    """Whether ceil=true gives another output size than flooring would (for this input)."""
+    a = node.args
+    if not a.get("ceil"):
+        return False
+    k = a["size"]
+    s = a.get("s") or k
+    if any(n is None and s[axis] > 1 for axis, n in enumerate(spatial(node))):
+        return True  # the size decides
+    pads = window_pads(node, "?")
+    for axis, n in enumerate(spatial(node)):
+        if n is None:
+            continue  # stride 1: every window fits exactly
+        floor = window_output(n, k[axis], s[axis], 1, *pads[axis], ceil=False)
+        if floor is None or floor.value != node.output_shape[axis]:
+            return True
+    return False
+
+
+def keras_transpose_output_padding(node: ir.LayerNode) -> Optional[tuple]:
+    """The `output_padding` the Keras export gives a transposed convolution (None: Keras' default).
+
+    Keras with an output_padding gives (n - 1)*s + k - 2*pad + output_padding, pad = k//2
+    for 'same' and 0 for 'valid' (pad=N is exported as 'valid', then cropped); nnc gives
+    valid (n - 1)*s + k (n*s when k < s), same n*s, N (n - 1)*s - 2N + k, plus its own
+    output_padding. None of these depend on n.
+    """
+    a = node.args
+    if a["pad"] in ("valid", "same") and not any(a["output_padding"]):
+        return None
+    values = []
+    for k, s, extra in zip(a["k"], a["s"], a["output_padding"]):
+        if a["pad"] == "valid":
+            values.append(extra + (s - k if k < s else 0))
+        elif a["pad"] == "same":
+            values.append(s - k + 2 * (k // 2) + extra)
+        else:
+            values.append(extra)
+    return tuple(values)
+
+
+def transpose_crops(node: ir.LayerNode, axis: int) -> tuple[int, int]:
+    """Rows (columns) a transposed convolution removes from the start and the end of its full
+    output of (n - 1)*s + k, as Keras places them (negative: added at the end).
+
+    Keras computes it as JAX does (keras/src/backend/common/backend_utils.py): 'valid' keeps
+    the full output and adds output_padding at the end; 'same' pads s + k - 2 in total
+    (k + k%2 - 2 + output_padding when one is given), the larger half before. pad=N is
+    PyTorch's: N from each side, output_padding added at the end.
+    """
+    a = node.args
+    k, s = a["k"][axis], a["s"][axis]
+    pad = a["pad"]
+    if pad not in ("valid", "same"):
+        crop = pad if isinstance(pad, int) else pad[axis]
+        return crop, crop - a["output_padding"][axis]
+    given = keras_transpose_output_padding(node)
+    extra = None if given is None else given[axis]
+    if pad == "valid":
+        extra = max(k, s) - k if extra is None else extra
+        before, after = k - 1, k - 1 + extra
+    else:
+        total = s + k - 2 if extra is None else k + k % 2 - 2 + extra
+        before = min(total // 2 + total % 2, k - 1)
+        after = total - before
+    return k - 1 - before, k - 1 - after
+
+
+def merge_children(children: list, start: int) -> tuple[list, Optional[ir.LayerNode], int]:
+    """The branches starting at children[start] and the concat/add node that joins them."""
+    branches = []
+    index = start
+    while index < len(children) and isinstance(children[index], ir.Group) and children[index].kind == "branch":
+        branches.append(children[index])
+        index += 1
+    node = children[index] if index < len(children) else None
+    if not (isinstance(node, ir.LayerNode) and node.kind in ("concat", "add")):
+        raise AssertionError("branches must be followed by their concat/add")
+    return branches, node, index + 1
+
+
+def activation_of(node: ir.LayerNode) -> str:
+    """The trailing activation word of a layer, '' for none (linear is none)."""
+    word = node.activation or ""
+    return "" if word == "linear" else word
+
+
+def check_exportable(model: ir.Model, framework: str) -> None:
+    if not model.ok or model.input_shape is None:
+        raise ExportError(f"cannot export to {framework}: model '{model.name}' has errors", model.span)
+    for node in model.layers:
+        if node.output_shape is None:
+            raise refuse(framework, node, "its output shape is unknown")

@@ -101,15 +101,19 @@ def camel(name: str) -> str:
 class Names:
     """Allocates unique Python names, avoiding reserved ones: `x`, `x_2`, ..."""
 
-    def __init__(self, reserved: Iterable[str] = ()):
-        self.reserved = set(reserved) | set(PYTHON_RESERVED)
+    def __init__(self, reserved: Iterable[str] = (), identifiers: bool = True):
+        # identifiers=False: any text is a name (Keras layer names), only uniqueness matters
+        self.identifiers = identifiers
+        self.reserved = set(reserved) | set(PYTHON_RESERVED) if identifiers else set(reserved)
         self.used = set(self.reserved)
 
     def take(self, wanted: str) -> str:
         """`wanted`, or `wanted_` when Python or the framework reserves it, or `wanted_2`, ... when taken."""
-        base = re.sub(r"\W", "_", wanted) or "_"
-        if base[0].isdigit():
-            base = "_" + base
+        base = wanted
+        if self.identifiers:
+            base = re.sub(r"\W", "_", wanted) or "_"
+            if base[0].isdigit():
+                base = "_" + base
         if base in self.reserved:
             base += "_"
         candidate, number = base, 1

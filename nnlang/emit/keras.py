@@ -121,7 +121,7 @@ class _Emitter:
         counts: dict = {}
         for node in model.layers:
             counts[node.name] = counts.get(node.name, 0) + 1
-        self.names = _KerasNames()
+        self.names = Names(identifiers=False)  # Keras layer names: any text, unique
         self.names.used.update(name for name, count in counts.items() if count == 1)
         chosen = {}
         for node in model.layers:
@@ -380,22 +380,6 @@ class _Emitter:
         return [(ctor, name)]
 
     _k_rnn = _k_lstm = _k_gru = _recurrent
-
-
-class _KerasNames(Names):
-    """Unique layer names (any text without '/')."""
-
-    def __init__(self):
-        self.reserved = set()
-        self.used = set()
-
-    def take(self, wanted: str) -> str:
-        candidate, number = wanted, 1
-        while candidate in self.used:
-            number += 1
-            candidate = f"{wanted}_{number}"
-        self.used.add(candidate)
-        return candidate
 
 
 def _tuple(shape) -> str:

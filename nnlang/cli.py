@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -159,6 +158,8 @@ def _write(data: str | bytes, output: str | None) -> None:
         else:
             click.echo(data, nl=False)
         return
+    import tempfile  # only when writing a file: keeps it off the start-up path
+
     target = Path(output)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:

@@ -45,6 +45,7 @@ class Compiler:
         self.bag = bag
         self.convention = convention
         self.blocks: dict[str, ast.BlockDef] = {}
+        self.inferred: dict = {}  # (kind, input shape, arguments) -> Result, see _infer
 
     # -- entry point ---------------------------------------------------------
     def compile(self) -> ir.Program:
@@ -176,7 +177,7 @@ class Compiler:
             self._rank_error(stmt, kind, shape)
             return _Tensor(node.index, None)
         before = len(self.bag)
-        result = kind.infer(shape, args, layers.Context(self.convention, self._reporter(stmt, args.spans)))
+        result = self._infer(stmt, kind, shape, args)
         if result is None:
             if not any(d.is_error for d in self.bag.items[before:]):  # a kind must say why it failed
                 self.bag.add("E203", f"{kind.name}: cannot compute the output for input {fmt_shape(shape)}",
@@ -196,6 +197,29 @@ class Compiler:
                                     if node.non_trainable.value else node.trainable, node.macs, env, node.dims,
                                     {"trainable": node.trainable, "non_trainable": node.non_trainable})
         return _Tensor(node.index, node.output_shape)
+
+    def _infer(self, stmt: ast.Layer, kind, shape: tuple, args: layers.Args) -> Optional[layers.Result]:
+        """kind.infer, remembered: repeated layers on equal inputs (a chain, a block called
+        again, a repeat) are computed once. What reported a diagnostic is computed again,
+        so that each statement gets its own."""
+        try:
+            key = (kind.name, shape, tuple(args.items()))
+            hash(key)
+        except TypeError:  # an unhashable argument value: not remembered
+            key = None
+        result = self.inferred.get(key)
+        if result is not None:
+            return result
+        reported = []
+
+        def report(code, message, where=None, *notes):
+            reported.append(code)
+            self.bag.add(code, message, args.spans.get(where, stmt.span), *notes)
+
+        result = kind.infer(shape, args, layers.Context(self.convention, report))
+        if key is not None and result is not None and not reported:
+            self.inferred[key] = result
+        return result
 
     def _rank_error(self, stmt, kind, shape) -> None:
         want = kind.ranks[0]
@@ -220,12 +244,6 @@ class Compiler:
             if node.family == "recurrent":
                 return node
         return None
-
-    def _reporter(self, stmt: ast.Layer, spans: dict):
-        """Diagnostics of a kind, placed on the argument they are about (or the statement)."""
-        def report(code, message, where=None, *notes):
-            self.bag.add(code, message, spans.get(where, stmt.span), *notes)
-        return report
 
     def _call(self, stmt: ast.Layer, block: ast.BlockDef, tensor, env, group, stack, suffix) -> _Tensor:
         if block.name in stack:

@@ -21,12 +21,12 @@ from __future__ import annotations
 import json
 import re
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Iterable, Optional
 
 from .layers import BOOL_WORDS, statement_kinds
 from .layers.base import ACTIVATIONS, EXPECTATION_KEYS, PAD_WORDS
+from .source import grammar_text
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -36,21 +36,13 @@ TEXTMATE = ROOT / "editors" / "vscode" / "syntaxes" / "nn.tmLanguage.json"
 VIM_SYNTAX = ROOT / "editors" / "vim" / "syntax" / "nn.vim"
 
 
-def _grammar_text() -> str:
-    """nn.lark, from the installed package or the source tree (as nnlang.parser reads it, without lark)."""
-    try:
-        return resources.files("nnlang.grammar").joinpath("nn.lark").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        return (Path(__file__).resolve().parent.parent / "grammar" / "nn.lark").read_text(encoding="utf-8")
-
-
 def _unique(words: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
 def keywords() -> tuple[str, ...]:
     """Reserved words: the grammar's quoted literals that look like names (model, block, ...)."""
-    rules = "\n".join(line.split("//", 1)[0] for line in _grammar_text().splitlines())
+    rules = "\n".join(line.split("//", 1)[0] for line in grammar_text().splitlines())
     return _unique(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"', rules))
 
 

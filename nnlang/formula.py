@@ -15,12 +15,13 @@ _ATOM, _PRODUCT, _SUM = 3, 2, 1
 class F:
     """An integer with the expression text that computed it."""
 
-    __slots__ = ("value", "text", "_prec")
+    __slots__ = ("value", "text", "_prec", "_literal")
 
     def __init__(self, value: int, text: str | None = None, prec: int = _ATOM):
         self.value = value
         self.text = str(value) if text is None else text
         self._prec = prec
+        self._literal = True if text is None else None  # None: not known yet
 
     # construction -----------------------------------------------------------
     @staticmethod
@@ -64,7 +65,9 @@ class F:
     # presentation -----------------------------------------------------------
     @property
     def is_literal(self) -> bool:
-        return self.text == str(self.value)
+        if self._literal is None:
+            self._literal = self.text == str(self.value)
+        return self._literal
 
     def worked(self) -> str:
         """'5*5*3*32 + 32 = 2,432', or just the number when there is nothing to show."""

@@ -62,10 +62,7 @@ class Group:
                 yield child
 
     def totals(self) -> "Totals":
-        totals = Totals()
-        for layer in self.layers():
-            totals.add(layer)
-        return totals
+        return Totals.of(self.layers())
 
     @property
     def depth(self) -> int:
@@ -84,12 +81,16 @@ class Totals:
     def params(self) -> int:
         return self.trainable + self.non_trainable
 
-    def add(self, layer: LayerNode) -> None:
-        self.trainable += layer.trainable.value
-        self.non_trainable += layer.non_trainable.value
-        self.macs += layer.macs.value
-        self.pool_ops += layer.pool_ops.value
-        self.layers += 1
+    @classmethod
+    def of(cls, layers) -> "Totals":
+        trainable = non_trainable = macs = pool_ops = count = 0
+        for layer in layers:
+            trainable += layer.trainable.value
+            non_trainable += layer.non_trainable.value
+            macs += layer.macs.value
+            pool_ops += layer.pool_ops.value
+            count += 1
+        return cls(trainable, non_trainable, macs, pool_ops, count)
 
 
 @attrs.define(slots=True, eq=False)
@@ -106,7 +107,7 @@ class Model:
         return self.root.output_shape if self.root else None
 
     def totals(self) -> Totals:
-        return self.root.totals()
+        return Totals.of(self.layers)
 
     def groups(self):
         """Every group (block call, branch, labelled join) below the model, depth first."""

@@ -476,14 +476,12 @@ def _hover_merge(analysis: Analysis, stmt: ast.Merge, in_block: Optional[str]) -
     limit = len(joins) if len(joins) <= MAX_CALLS_SHOWN + 1 else MAX_CALLS_SHOWN
     for number, (model, join) in enumerate(joins[:limit]):
         branches = []
-        total = ir.Totals()
         for branch in stmt.branches:
             found = analysis.groups.get(branch.span, [])
             if number < len(found):
                 m, group = found[number]
                 branches.append(group)
-                for layer in group.layers():
-                    total.add(layer)
+        total = ir.Totals.of(layer for group in branches for layer in group.layers())
         where = _where(model, join.path)
         if number == 0:
             title = f"**{stmt.mode}** of {len(stmt.branches)} branches · `{where}`"

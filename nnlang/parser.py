@@ -8,8 +8,6 @@ seen: each becomes a located :class:`~nnlang.diagnostics.Diagnostic`.
 from __future__ import annotations
 
 import functools
-from importlib import resources
-from pathlib import Path
 from typing import Optional
 
 from lark import Lark, Token, Transformer, v_args
@@ -17,98 +15,24 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
 from .diagnostics import Diagnostic, DiagnosticBag
-from .source import Source, Span
+from .lexer import (FOLDED, MAX_LITERAL, MAX_NESTING, MAX_STATEMENT_TOKENS, MAX_TOKENS, LimitExceeded, NnLexer,
+                    number, shape_dims)
+from .source import Source, Span, grammar_text
 
-#: Largest integer literal accepted; far beyond any real network, small enough to stay exact.
-MAX_LITERAL = 10**15
-#: Limits that keep hostile input cheap to reject (documented in docs/language.md).
-MAX_NESTING = 100  # braces and parentheses open at once
-MAX_STATEMENT_TOKENS = 2_000  # tokens in one statement (between separators and braces)
-MAX_TOKENS = 1_000_000  # tokens in a file: a written-out network of about 150,000 layers
+__all__ = ["MAX_LITERAL", "MAX_NESTING", "MAX_STATEMENT_TOKENS", "MAX_TOKENS", "RECURSION_LIMIT", "parse"]
+
 RECURSION_LIMIT = 20_000  # Python frames while parsing and compiling bounded nesting
 
 
-class LimitExceeded(Exception):
-    """Input beyond one of the limits above; carries the token where it was noticed."""
-
-    def __init__(self, message: str, token: Token):
-        super().__init__(message)
-        self.token = token
-
-
-def grammar_text() -> str:
-    """The text of nn.lark, from the installed package or the source tree."""
-    try:
-        return resources.files("nnlang.grammar").joinpath("nn.lark").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):  # running from a checkout without install
-        return (Path(__file__).resolve().parent.parent / "grammar" / "nn.lark").read_text(encoding="utf-8")
-
-
-class _Separators:
-    """Post-lexer: folds runs of newlines and ';' into one separator and drops
-    those at the start, after '{' or ',', inside parentheses, and before a
-    line that starts with '->' (an expectation continuing its statement).
-
-    It holds one separator back to see the next token, which is safe with the
-    basic lexer (a contextual lexer would pick terminals from a stale state).
-    """
-
-    always_accept = ("_SEP",)
-
-    def process(self, stream):
-        depth = 0  # braces and parentheses
-        parens = 0  # parentheses only: separators inside them are dropped
-        previous = None
-        pending = None
-        statement = 0
-        count = 0
-        for token in stream:
-            kind = token.type
-            count += 1
-            if count > MAX_TOKENS:
-                raise LimitExceeded(f"the file has more than {MAX_TOKENS:,} tokens", token)
-            if kind == "_SEP":
-                statement = 0
-                if not (parens or previous in (None, "LBRACE", "COMMA")) and (pending is None or ";" in token):
-                    pending = token
-                continue
-            if pending is not None:
-                if kind != "ARROW" or ";" in pending:  # only a line break may precede a continuing '->'
-                    yield pending
-                pending = None
-            if kind == "LPAR":
-                parens += 1
-            elif kind == "RPAR" and parens:
-                parens -= 1
-            if kind in ("LPAR", "LBRACE"):
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise LimitExceeded(f"more than {MAX_NESTING} braces and parentheses are open", token)
-            elif kind in ("RPAR", "RBRACE") and depth:
-                depth -= 1
-            if kind in ("LBRACE", "RBRACE"):
-                statement = 0
-            else:
-                statement += 1
-                if statement > MAX_STATEMENT_TOKENS:
-                    raise LimitExceeded(f"a statement of more than {MAX_STATEMENT_TOKENS:,} tokens", token)
-            previous = kind
-            yield token
-        if pending is not None:
-            yield pending
+def make_lark(lexer=NnLexer, cache: bool = True) -> Lark:
+    """The parser of nn.lark (the tests build it with other lexers to compare)."""
+    return Lark(grammar_text(), parser="lalr", lexer=lexer, propagate_positions=True, maybe_placeholders=True,
+                cache=cache)
 
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="basic",
-        postlex=_Separators(),
-        propagate_positions=True,
-        maybe_placeholders=True,
-        cache=True,
-    )
+    return make_lark()
 
 
 # Human names for the grammar's terminals, used in "expected ..." messages.
@@ -144,7 +68,8 @@ def _describe_terminal(name: str) -> str:
 
 
 def _describe_expected(expected) -> str:
-    names = sorted({_describe_terminal(e) for e in expected})
+    # a folded layer statement starts with a name, which is listed already
+    names = sorted({_describe_terminal(e) for e in expected if e != FOLDED})
     if len(names) > 6:
         names = names[:6] + ["..."]
     if len(names) == 1:
@@ -199,7 +124,7 @@ def _syntax_diagnostic(error: UnexpectedInput, source: Source) -> Diagnostic:
 
 def _int(token: Token, bag: DiagnosticBag) -> int:
     digits = str(token).replace("_", "")
-    value = int(digits) if len(digits) <= 16 else MAX_LITERAL + 1  # never convert a huge string
+    value = number(digits) if len(digits) <= 16 else MAX_LITERAL + 1  # never convert a huge string
     if value > MAX_LITERAL:
         bag.add("E005", f"number {token} is too large (the limit is {MAX_LITERAL:,})", _token_span(token))
         return MAX_LITERAL
@@ -228,10 +153,13 @@ class _ToAst(Transformer):
         return ast.Unknown(_token_span(token))
 
     def SHAPE(self, token):
-        dims = tuple(None if d == "?" else _int(Token("INT", d, line=token.line, column=token.column,
-                                                        end_line=token.end_line, end_column=token.end_column), self.bag)
-                     for d in str(token).split("x"))
-        return ast.ShapeLit(dims, str(token), _token_span(token))
+        def dim(digits):
+            return _int(Token("INT", digits, line=token.line, column=token.column, end_line=token.end_line,
+                              end_column=token.end_column), self.bag)
+        return ast.ShapeLit(shape_dims(str(token), dim), str(token), _token_span(token))
+
+    def LAYER_STMT(self, token):  # noqa: N802 - statements the lexer built (nnlang.lexer)
+        return token.value
 
     def __default_token__(self, token):
         return token
@@ -305,7 +233,13 @@ class _ToAst(Transformer):
         return ast.Repeat(label.name if label else None, count, body, Span.of(meta))
 
     def body(self, meta, children):
-        return tuple(c for c in children if c is not None)
+        statements = []
+        for child in children:
+            if type(child) is tuple:  # simple statements in a row, folded by the lexer
+                statements.extend(child)
+            elif child is not None:
+                statements.append(child)
+        return tuple(statements)
 
     def param(self, meta, children):
         name, default = children
@@ -326,11 +260,11 @@ class _ToAst(Transformer):
         return ast.File(tuple(c for c in children if c is not None))
 
 
-def parse(source: Source, bag: DiagnosticBag) -> Optional[ast.File]:
+def parse(source: Source, bag: DiagnosticBag, lark: Optional[Lark] = None) -> Optional[ast.File]:
     """Parse a whole file; on a syntax error, report it and return None."""
     with deep_recursion():
         try:
-            tree = _lark().parse(source.text)
+            tree = (lark or _lark()).parse(source.text)
         except UnexpectedInput as error:
             bag.extend([_syntax_diagnostic(error, source)])
             return None

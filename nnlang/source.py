@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import functools
+import os
+from typing import NamedTuple
 
 import attrs
 
 
-@attrs.frozen
-class Span:
-    """A region of a source file; lines and columns are 1-based, ends inclusive of the last column + 1."""
+class Span(NamedTuple):
+    """A region of a source file; lines and columns are 1-based, ends inclusive of the last column + 1.
+
+    A named tuple: the parser makes one for every token it keeps, so it must be cheap.
+    """
 
     line: int
     column: int
@@ -24,7 +28,7 @@ class Span:
         return cls(line, meta_or_token.column, meta_or_token.end_line, meta_or_token.end_column)
 
     def to(self, other: "Span") -> "Span":
-        return Span(self.line, self.column, other.end_line, other.end_column)
+        return Span(self[0], self[1], other[2], other[3])
 
 
 NOWHERE = Span(0, 0, 0, 0)
@@ -45,3 +49,14 @@ class Source:
         if 1 <= line <= len(self.lines):
             return self.lines[line - 1]
         return ""
+
+
+def grammar_text() -> str:
+    """The text of nn.lark: installed as nnlang/grammar/, or beside nnlang/ in a checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for folder in (os.path.join(here, "grammar"), os.path.join(os.path.dirname(here), "grammar")):
+        path = os.path.join(folder, "nn.lark")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as file:
+                return file.read()
+    raise FileNotFoundError("nn.lark is missing from the installation")

@@ -133,10 +133,16 @@ def dumps(value, level: int = 0) -> str:
         items = [f"{pad}{json.dumps(key)}: {dumps(item, level + 1)}" for key, item in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
     if isinstance(value, list) and level in (1, 3) and any(isinstance(v, (dict, list)) for v in value):
-        items = [pad + dumps(item, level + 1) for item in value]
-        return "[\n" + ",\n".join(items) + "\n" + "  " * level + "]"
+        if level == 3:  # the layers, blocks, diagnostics of a model: one compact line each
+            lines = map(_compact, value)
+        else:
+            lines = (dumps(item, level + 1) for item in value)
+        return "[\n" + pad + (",\n" + pad).join(lines) + "\n" + "  " * level + "]"
     return _compact(value)
 
 
+_COMPACT = json.JSONEncoder(separators=(", ", ": "))
+
+
 def _compact(value) -> str:
-    return json.dumps(value, separators=(", ", ": "))
+    return _COMPACT.encode(value)

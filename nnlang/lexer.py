@@ -1,0 +1,303 @@
+"""The lexer Lark's LALR parser reads from: the grammar's own terminals, compiled
+into one regular expression, with the language's separator rules and limits.
+
+It also folds a *simple* layer statement into a single ``LAYER_STMT`` token that
+carries its finished :class:`~nnlang.ast.Layer`. A simple statement is made of
+names, numbers, shapes, ``key=value`` options and an expectation, nothing else:
+
+    conv1: conv2d 64 k=7 s=2 pad=3 relu -> 112x112x64 params=9472
+
+Most lines of a real or generated network are simple; building their syntax
+node here rather than through the parser's reductions (about fifteen per line,
+each a Python call) makes large files several times faster to parse. Every
+other statement (block calls, merges, repeats, expressions, anything in
+parentheses) and everything outside a statement body reaches the parser token
+by token, so the grammar stays the one definition of the language; the tests
+check that both routes build equal trees.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lark import Token
+from lark.exceptions import UnexpectedCharacters
+from lark.lexer import Lexer
+
+from . import ast
+from .source import Span
+
+#: Largest integer literal accepted; far beyond any real network, small enough to stay exact.
+MAX_LITERAL = 10**15
+#: Limits that keep hostile input cheap to reject (documented in docs/language.md).
+MAX_NESTING = 100  # braces and parentheses open at once
+MAX_STATEMENT_TOKENS = 2_000  # tokens in one statement (between separators and braces)
+MAX_TOKENS = 10_000_000  # tokens in a file: a written-out network of about a million layers
+
+#: The terminal the grammar declares for a folded statement.
+FOLDED = "LAYER_STMT"
+
+# One letter per terminal a simple statement may contain, and the shape of such a
+# statement over those letters: `[label:] kind (arg | key=value)* [-> [shape] (key=n)*]`.
+_LETTER = {"NAME": "n", "INT": "i", "SHAPE": "s", "FLOAT": "f", "QMARK": "q", "EQUAL": "=", "COLON": ":",
+           "ARROW": ">"}
+_SIMPLE = re.compile(r"(?:n:)?n(?:n=[insfq]|[insfq])*(?:>[siq]?(?:n=[in])*)?").fullmatch
+#: Longest number text folded here; longer ones take the parser's route, which reports E005.
+_FOLD_DIGITS = 15
+#: Longest statement folded here; a longer one is most likely a mistake the parser should report.
+_FOLD_TOKENS = 64
+
+
+class LimitExceeded(Exception):
+    """Input beyond one of the limits above; carries the token where it was noticed."""
+
+    def __init__(self, message: str, token: Token):
+        super().__init__(message)
+        self.token = token
+
+
+class NnLexer(Lexer):
+    """A Lark custom lexer (the plain ``lex(text)`` interface)."""
+
+    __future_interface__ = 0
+    #: Fold simple statements (the tests turn it off to compare both routes).
+    fold = True
+
+    def __init__(self, conf):
+        terminals = list(conf.terminals)
+        regular = [t for t in terminals if t.pattern.type == "re"]
+        # As Lark's own lexer: a string terminal that a regular one matches in full
+        # (`model` and NAME) is scanned by the regular one and renamed afterwards.
+        self.keywords: dict[str, dict[str, str]] = {}
+        embedded = set()
+        for literal in (t for t in terminals if t.pattern.type == "str"):
+            word = literal.pattern.value
+            for t in regular:
+                found = re.match(t.pattern.to_regexp(), word, conf.g_regex_flags)
+                if t.priority == literal.priority and found and found.group(0) == word:
+                    self.keywords.setdefault(t.name, {})[word] = literal.name
+                    if literal.pattern.flags <= t.pattern.flags:
+                        embedded.add(literal.name)
+        scanned = sorted((t for t in terminals if t.name not in embedded),
+                         key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
+        self.ignore = frozenset(conf.ignore)
+        # What is ignored (blanks, comments) is matched as the prefix of the token after
+        # it, atomically (a lookahead and a back-reference): a comment never gives back
+        # its last characters to make a token.
+        skip = "(?:" + "|".join(t.pattern.to_regexp() for t in scanned if t.name in self.ignore) + ")*"
+        self.skip = re.compile(skip, conf.g_regex_flags)
+        tokens = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in scanned if t.name not in self.ignore)
+        self.regex = re.compile(f"(?=(?P<_skip>{skip}))(?P=_skip)(?:{tokens})", conf.g_regex_flags)
+
+    # -- scanning --------------------------------------------------------------
+    def scan(self, text: str):
+        """(type, text, offset, line, column) of every token that is not ignored."""
+        keywords = self.keywords
+        line, line_start, pos = 1, 0, 0
+        for match in self.regex.finditer(text):
+            if match.start() != pos:
+                break
+            kind = match.lastgroup
+            start = match.start(kind)
+            value = match.group(kind)
+            if kind in keywords:
+                kind = keywords[kind].get(value, kind)
+            if "\n" in text[pos:start]:  # a line continuation or a comment's end before the token
+                line += text.count("\n", pos, start)
+                line_start = text.rindex("\n", pos, start) + 1
+            yield kind, value, start, line, start - line_start + 1
+            pos = match.end()
+            if "\n" in value:
+                line += value.count("\n")
+                line_start = start + value.rindex("\n") + 1
+        end = self.skip.match(text, pos).end()
+        if end != len(text):
+            line = text.count("\n", 0, end) + 1
+            raise UnexpectedCharacters(text, end, line, end - text.rfind("\n", 0, end))
+
+    # -- the token stream the parser reads ---------------------------------------
+    def lex(self, text: str):
+        """Tokens for the parser. Separators are folded into one and dropped where
+        they separate nothing (at the start, after '{' or ',', inside parentheses,
+        before a line that starts with '->', which continues its statement). Simple
+        statements in a row become one token (see the module's documentation)."""
+        depth = parens = statement = count = 0
+        previous = None  # type of the last token read, separators aside
+        pending = None  # a separator held back until the next token shows whether it separates
+        bodies: list[bool] = []  # per open brace: does it hold statements (not concat/add's branches)?
+        buffer: list = []  # the statement being read, while it may still be folded
+        folding = False  # it began where a statement may begin
+        run: list = []  # statements folded in a row, not passed on yet
+        run_first = run_last = run_sep = None  # their first and last token, the separator after them
+        fold = self.fold
+        for token in self.scan(text):
+            kind = token[0]
+            count += 1
+            if count > MAX_TOKENS:
+                raise LimitExceeded(f"the file has more than {MAX_TOKENS:,} tokens", _token(token))
+            if kind == "_SEP":
+                statement = 0
+                if not (parens or previous in (None, "LBRACE", "COMMA")) and (pending is None or ";" in token[1]):
+                    pending = token
+                continue
+            if pending is not None:
+                separator, pending = pending, None
+                if kind != "ARROW" or ";" in separator[1]:  # only a line break may precede a continuing '->'
+                    if folding:
+                        layer = _fold(buffer)
+                        if layer is not None:
+                            if not run:
+                                run_first = buffer[0]
+                            run.append(layer)
+                            run_last, run_sep, buffer, separator = buffer[-1], separator, [], None
+                    if separator is not None:
+                        if run:
+                            yield from _run(run, run_first, run_last, run_sep)
+                            run = []
+                        for held in buffer:
+                            yield _token(held)
+                        buffer = []
+                        yield _token(separator)
+                    folding = bool(bodies) and bodies[-1]
+            if kind == "LBRACE" or kind == "RBRACE":
+                statement = 0
+            else:
+                statement += 1
+                if statement > MAX_STATEMENT_TOKENS:
+                    raise LimitExceeded(f"a statement of more than {MAX_STATEMENT_TOKENS:,} tokens", _token(token))
+            if folding:
+                if kind in _LETTER and len(buffer) < _FOLD_TOKENS:
+                    buffer.append(token)
+                    previous = kind
+                    continue
+                if kind == "RBRACE" and buffer:
+                    layer = _fold(buffer)
+                    if layer is not None:
+                        if not run:
+                            run_first = buffer[0]
+                        run.append(layer)
+                        run_last, run_sep, buffer = buffer[-1], None, []
+                folding = False
+            # the token goes to the parser as it is, after what is held
+            if run:
+                yield from _run(run, run_first, run_last, run_sep)
+                run = []
+            if buffer:
+                for held in buffer:
+                    yield _token(held)
+                buffer = []
+            if kind == "LPAR":
+                parens += 1
+            elif kind == "RPAR" and parens:
+                parens -= 1
+            if kind == "LPAR" or kind == "LBRACE":
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise LimitExceeded(f"more than {MAX_NESTING} braces and parentheses are open", _token(token))
+                if kind == "LBRACE":
+                    bodies.append(fold and previous != "CONCAT" and previous != "ADD")
+                    folding = bodies[-1]
+            elif (kind == "RPAR" or kind == "RBRACE") and depth:
+                depth -= 1
+                if kind == "RBRACE" and bodies:
+                    bodies.pop()
+            previous = kind
+            yield _token(token)
+        if run:  # an unclosed body: what follows is an error the parser reports
+            yield from _run(run, run_first, run_last, run_sep)
+        for held in buffer:
+            yield _token(held)
+        if pending is not None:
+            yield _token(pending)
+
+
+def _run(layers: list, first, last, separator) -> list:
+    """One token for statements folded in a row, and the separator after them."""
+    end = last[4] + len(last[1])
+    token = Token(FOLDED, "", first[2], first[3], first[4], last[3], end, last[2] + len(last[1]))
+    token.value = tuple(layers)
+    return [token] if separator is None else [token, _token(separator)]
+
+
+def _token(token) -> Token:
+    kind, value, start, line, column = token
+    if "\n" in value:  # a separator spanning lines
+        end_line = line + value.count("\n")
+        end_column = len(value) - value.rindex("\n")
+    else:
+        end_line, end_column = line, column + len(value)
+    return Token(kind, value, start, line, column, end_line, end_column, start + len(value))
+
+
+# -- syntax nodes of single tokens, shared with the parser's transformer ------------
+
+
+def number(digits: str) -> int:
+    """The value of an integer literal with optional `_` separators (the caller checks its size)."""
+    return int(digits.replace("_", ""))
+
+
+def shape_dims(text: str, to_int=number) -> tuple:
+    """28x28x3 -> (28, 28, 3); `?` -> None."""
+    return tuple(None if d == "?" else to_int(d) for d in text.split("x"))
+
+
+def _value(token):
+    kind, text = token[0], token[1]
+    where = Span(token[3], token[4], token[3], token[4] + len(text))
+    if kind == "NAME":
+        return ast.Name(text, where)
+    if kind == "INT":
+        return ast.Int(number(text), where)
+    if kind == "SHAPE":
+        return ast.ShapeLit(shape_dims(text), text, where)
+    if kind == "FLOAT":
+        return ast.Float(float(text.replace("_", "")), text, where)
+    return ast.Unknown(where)
+
+
+def _fold(tokens: list):
+    """The Layer node of a simple statement, or None when the parser must read it."""
+    if not _SIMPLE("".join([_LETTER[t[0]] for t in tokens])):
+        return None
+    for t in tokens:
+        if len(t[1]) > _FOLD_DIGITS and (t[0] == "INT" or t[0] == "SHAPE"):
+            return None
+    n = len(tokens)
+    i = 0
+    label = None
+    if n > 2 and tokens[1][0] == "COLON":
+        label = tokens[0][1]
+        i = 2
+    kind = tokens[i]
+    i += 1
+    args, options = [], []
+    while i < n and tokens[i][0] != "ARROW":
+        if i + 1 < n and tokens[i + 1][0] == "EQUAL":
+            key, value = tokens[i], tokens[i + 2]
+            node = _value(value)
+            options.append(ast.Option(key[1], node, Span(key[3], key[4], value[3], value[4] + len(value[1])),
+                                      Span(key[3], key[4], key[3], key[4] + len(key[1]))))
+            i += 3
+        else:
+            args.append(_value(tokens[i]))
+            i += 1
+    last = tokens[-1]
+    end = last[4] + len(last[1])
+    expect = None
+    if i < n:
+        arrow = tokens[i]
+        i += 1
+        shape = None
+        if i < n and not (i + 1 < n and tokens[i + 1][0] == "EQUAL"):
+            shape = _value(tokens[i])
+            i += 1
+        counts = []
+        while i < n:
+            key, value = tokens[i], tokens[i + 2]
+            counts.append((key[1], _value(value), Span(key[3], key[4], value[3], value[4] + len(value[1]))))
+            i += 3
+        expect = ast.Expectation(shape, tuple(counts), Span(arrow[3], arrow[4], last[3], end))
+    first = tokens[0]
+    return ast.Layer(label, kind[1], Span(kind[3], kind[4], kind[3], kind[4] + len(kind[1])), tuple(args),
+                     tuple(options), expect, Span(first[3], first[4], last[3], end))

@@ -1,0 +1,162 @@
+"""The lexer (nnlang/lexer.py) against Lark's own.
+
+Two promises are checked on generated text and on every example:
+
+- scanning: the tokens, their types, text and positions, and where an unexpected
+  character is reported, are those of Lark's basic lexer built from the same grammar;
+- folding: a file parses to the same syntax tree (or the same diagnostics) whether
+  simple statements are folded into one token by the lexer or read by the parser
+  rule by rule.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lark.exceptions import UnexpectedCharacters
+
+from helpers_nnc import EXAMPLES
+from nnlang.diagnostics import DiagnosticBag
+from nnlang.lexer import FOLDED, NnLexer
+from nnlang.parser import _lark, make_lark, parse
+from nnlang.source import Source
+
+SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=300,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+class Unfolded(NnLexer):
+    fold = False
+
+
+@pytest.fixture(scope="module")
+def lark_basic():
+    return make_lark(lexer="basic", cache=False)
+
+
+@pytest.fixture(scope="module")
+def unfolded():
+    return make_lark(lexer=Unfolded, cache=False)
+
+
+def _scanner():
+    return _lark().parser.lexer.lexer  # the NnLexer inside Lark's wrapper for plain lexers
+
+
+def lark_tokens(lark, text):
+    """(type, text, line, column) of Lark's basic lexer, and the offset of an unexpected character."""
+    out = []
+    try:
+        for token in lark.lex(text):
+            out.append((token.type, str(token), token.line, token.column))
+    except UnexpectedCharacters as error:
+        return out, (error.pos_in_stream, error.line, error.column)
+    return out, None
+
+
+def our_tokens(text):
+    out = []
+    try:
+        for kind, value, _, line, column in _scanner().scan(text):
+            out.append((kind, value, line, column))
+    except UnexpectedCharacters as error:
+        return out, (error.pos_in_stream, error.line, error.column)
+    return out, None
+
+
+def both_parses(unfolded, text):
+    """(syntax tree, diagnostics) with folding and without."""
+    results = []
+    for lark in (None, unfolded):
+        bag = DiagnosticBag()
+        tree = parse(Source(text, "t.nn"), bag, lark)
+        results.append((tree, [(d.code, d.message, d.span) for d in bag]))
+    return results
+
+
+# --- text that looks like .nn ------------------------------------------------------------------
+
+NAMES = st.sampled_from(["conv2d", "dense", "x", "relu", "same", "k", "s", "pad", "params", "macs", "a_1",
+                         "model", "block", "branch", "repeat", "concat", "add", "compare", "input", "c"])
+NUMBERS = st.sampled_from(["0", "3", "64", "1_000", "28x28x3", "?x256", "3x5", "0.5", ".5", "1e-3", "?",
+                           "12345678901234567890", "2_2x3"])
+PUNCT = st.sampled_from(["=", ":", "->", "(", ")", "{", "}", ",", "+", "-", "*", "//", "/", "%", ";", "\n",
+                         "\n->", "# note\n", "\\\n", "\t", "\r\n", "@", "$"])
+TEXT = st.lists(st.one_of(NAMES, NUMBERS, PUNCT), max_size=60).map(" ".join)
+RAW = st.text(alphabet="abcdemx_019 \t\n;#{}()=,:-+>*/%?.eE\\@", max_size=80)
+
+
+@SETTINGS
+@given(st.one_of(TEXT, RAW))
+def test_scan_matches_lark_basic_lexer(lark_basic, text):
+    assert our_tokens(text) == lark_tokens(lark_basic, text)
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.nn")), ids=lambda p: p.stem)
+def test_scan_matches_lark_on_examples(lark_basic, path):
+    text = path.read_text()
+    tokens, error = our_tokens(text)
+    assert error is None and len(tokens) > 20
+    assert (tokens, error) == lark_tokens(lark_basic, text)
+
+
+def test_a_comment_gives_nothing_back():
+    # a comment at the end of the file must not end in a token made of its last characters
+    assert our_tokens("model m { input 4 }  # xyz") == (
+        [("MODEL", "model", 1, 1), ("NAME", "m", 1, 7), ("LBRACE", "{", 1, 9), ("NAME", "input", 1, 11),
+         ("INT", "4", 1, 17), ("RBRACE", "}", 1, 19)], None)
+
+
+# --- statements: simple ones folded, or not ----------------------------------------------------
+
+VALUE = st.sampled_from(["3", "64", "1_024", "28x28x3", "?x8", "?", "0.5", "same", "relu", "c",
+                         "99999999999999999999", "(2, 2)", "c*2", "4+c"])
+SIMPLE_ARG = st.one_of(VALUE, st.builds(lambda k, v: f"{k}={v}", st.sampled_from(["k", "s", "pad", "bias"]), VALUE))
+EXPECT = st.builds(lambda shape, counts: " -> " + " ".join([shape, *counts]),
+                   st.sampled_from(["", "28x28x32", "10", "?", "(4, 4)", "relu"]),
+                   st.lists(st.builds(lambda k, v: f"{k}={v}", st.sampled_from(["params", "macs"]),
+                                      st.sampled_from(["2432", "c", "3*c"])), max_size=2))
+STATEMENT = st.builds(lambda label, kind, args, expect: label + " ".join([kind, *args]) + expect,
+                      st.sampled_from(["", "conv1: ", "a_b: "]),
+                      st.sampled_from(["conv2d", "dense", "maxpool2d", "flatten", "batchnorm", "f", "f(3)"]),
+                      st.lists(SIMPLE_ARG, max_size=5),
+                      st.one_of(st.just(""), EXPECT))
+COMPOUND = st.sampled_from(["concat {\n branch a { dense 4 }\n branch { }\n}", "add { branch { conv2d 3 k=1 } }",
+                            "repeat 2 { dense 8; dense 8 }", "r: repeat 0 { }", "inception(64, 96, c=2)",
+                            "x: concat { branch { dense 2 } } -> 4", "dense 3 {", "}", "concat { dense 2 }",
+                            "@"])
+SEPARATOR = st.sampled_from(["\n", ";", "\n\n", " ; \n", "\n    -> 4\n", "  # note\n"])
+BODY = st.lists(st.tuples(st.one_of(STATEMENT, STATEMENT, COMPOUND), SEPARATOR), max_size=12).map(
+    lambda items: "".join(s + sep for s, sep in items))
+FILE = st.builds(lambda block, body: f"block f(c=2) {{\n{block}}}\nmodel m {{\n    input 8x8x3\n{body}}}\n",
+                 BODY, BODY)
+
+
+@SETTINGS
+@given(FILE)
+def test_folding_builds_the_parsers_tree(unfolded, text):
+    folded, plain = both_parses(unfolded, text)
+    assert folded == plain
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.nn")), ids=lambda p: p.stem)
+def test_folding_builds_the_parsers_tree_on_examples(unfolded, path):
+    folded, plain = both_parses(unfolded, path.read_text())
+    assert folded[0] is not None and folded == plain
+
+
+def test_simple_statements_in_a_row_reach_the_parser_as_one_token():
+    lines = "\n".join(f"    conv{i}: conv2d 16 k=3 pad=same relu -> 8x8x16 params=448" for i in range(100))
+    text = f"model m {{\n    input 8x8x3\n{lines}\n    f(3)\n    dense 4\n}}\n"
+    kinds = [token.type for token in _scanner().lex(text)]
+    # model m { [input + 100 layers] ; f ( 3 ) ; [dense 4] ; } ;
+    assert kinds == ["MODEL", "NAME", "LBRACE", FOLDED, "_SEP", "NAME", "LPAR", "INT", "RPAR", "_SEP", FOLDED,
+                     "_SEP", "RBRACE", "_SEP"]
+    bag = DiagnosticBag()
+    tree = parse(Source(text), bag)
+    body = tree.models[0].body
+    assert len(body) == 103 and body[1].label == "conv0" and body[100].label == "conv99"
+    statement = "conv99: conv2d 16 k=3 pad=same relu -> 8x8x16 params=448"
+    assert body[100].span == (102, 5, 102, 5 + len(statement))
+    assert body[100].expect.counts[0][1].value == 448

@@ -149,22 +149,29 @@ def _print_diagnostics(compilation, werror: bool) -> bool:
     return failed
 
 
-def _write(data: str | bytes, output: str | None) -> None:
-    """Write to standard output, or atomically to a file: a temporary file in the same folder,
-    renamed over the target, so that an error never leaves a half-written file."""
+def _write(data, output: str | None) -> None:
+    """Write text, bytes or an iterable of text pieces to standard output, or atomically to a
+    file: a temporary file in the same folder, renamed over the target, so that an error never
+    leaves a half-written file."""
     if output is None:
         if isinstance(data, bytes):
             sys.stdout.buffer.write(data)
-        else:
+        elif isinstance(data, str):
             click.echo(data, nl=False)
+        else:
+            sys.stdout.writelines(data)
         return
     import tempfile  # only when writing a file: keeps it off the start-up path
 
     target = Path(output)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+        if isinstance(data, bytes):
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+        else:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+                stream.writelines([data] if isinstance(data, str) else data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
@@ -193,10 +200,10 @@ def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, mem
     if fmt == "json":
         from .emit import json as emit_json
 
-        text = emit_json.render(compilation.program, compilation.diagnostics, options, compilation.source.name)
         if failed and output is not None:
             sys.exit(1)
-        _write(text, output)
+        _write(emit_json.render_pieces(compilation.program, compilation.diagnostics, options,
+                                       compilation.source.name), output)
         sys.exit(1 if failed else 0)
     if failed:
         sys.exit(1)

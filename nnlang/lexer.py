@@ -18,6 +18,7 @@ check that both routes build equal trees.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from lark import Token
@@ -33,6 +34,9 @@ MAX_LITERAL = 10**15
 MAX_NESTING = 100  # braces and parentheses open at once
 MAX_STATEMENT_TOKENS = 2_000  # tokens in one statement (between separators and braces)
 MAX_TOKENS = 10_000_000  # tokens in a file: a written-out network of about a million layers
+
+#: Span((line, column, end_line, end_column)) without the named tuple's Python-level constructor.
+_span = functools.partial(tuple.__new__, Span)
 
 #: The terminal the grammar declares for a folded statement.
 FOLDED = "LAYER_STMT"
@@ -244,7 +248,7 @@ def shape_dims(text: str, to_int=number) -> tuple:
 
 def _value(token):
     kind, text = token[0], token[1]
-    where = Span(token[3], token[4], token[3], token[4] + len(text))
+    where = _span((token[3], token[4], token[3], token[4] + len(text)))
     if kind == "NAME":
         return ast.Name(text, where)
     if kind == "INT":
@@ -276,8 +280,8 @@ def _fold(tokens: list):
         if i + 1 < n and tokens[i + 1][0] == "EQUAL":
             key, value = tokens[i], tokens[i + 2]
             node = _value(value)
-            options.append(ast.Option(key[1], node, Span(key[3], key[4], value[3], value[4] + len(value[1])),
-                                      Span(key[3], key[4], key[3], key[4] + len(key[1]))))
+            options.append(ast.Option(key[1], node, _span((key[3], key[4], value[3], value[4] + len(value[1]))),
+                                      _span((key[3], key[4], key[3], key[4] + len(key[1])))))
             i += 3
         else:
             args.append(_value(tokens[i]))
@@ -295,9 +299,9 @@ def _fold(tokens: list):
         counts = []
         while i < n:
             key, value = tokens[i], tokens[i + 2]
-            counts.append((key[1], _value(value), Span(key[3], key[4], value[3], value[4] + len(value[1]))))
+            counts.append((key[1], _value(value), _span((key[3], key[4], value[3], value[4] + len(value[1])))))
             i += 3
-        expect = ast.Expectation(shape, tuple(counts), Span(arrow[3], arrow[4], last[3], end))
+        expect = ast.Expectation(shape, tuple(counts), _span((arrow[3], arrow[4], last[3], end)))
     first = tokens[0]
-    return ast.Layer(label, kind[1], Span(kind[3], kind[4], kind[3], kind[4] + len(kind[1])), tuple(args),
-                     tuple(options), expect, Span(first[3], first[4], last[3], end))
+    return ast.Layer(label, kind[1], _span((kind[3], kind[4], kind[3], kind[4] + len(kind[1]))), tuple(args),
+                     tuple(options), expect, _span((first[3], first[4], last[3], end)))

@@ -43,6 +43,30 @@ def layer_json(node: ir.LayerNode) -> dict:
     return data
 
 
+class _Raw(str):
+    """Text already encoded as JSON."""
+
+
+def _encoded_layers(layers) -> list:
+    """layer_json of every layer, encoded: one compact line each. Layers that differ only in
+    name and line (a chain, a repeated block) share the encoding of everything else."""
+    shared: dict = {}
+    out = []
+    quote = json.encoder.encode_basestring_ascii
+    for node in layers:
+        # the F values are compared by identity: equal layers share them (the compiler's inference memo)
+        key = (node.kind, node.path, node.output_shape, id(node.trainable), id(node.non_trainable), id(node.macs),
+               id(node.pool_ops), node.kernel, node.stride, node.padding, node.activation, id(node.dims))
+        body = shared.get(key)
+        if body is None:
+            data = layer_json(node)
+            del data["name"], data["line"]
+            body = shared[key] = _COMPACT.encode(data)[1:-1]
+        line = node.span.line if node.span else "null"
+        out.append(_Raw(f'{{"name": {quote(node.name)}, {body}, "line": {line}}}'))
+    return out
+
+
 def _totals(totals: ir.Totals) -> dict:
     return {
         "params": totals.params,
@@ -79,7 +103,7 @@ def model_json(model: ir.Model, options: Options) -> dict:
         "ok": model.ok,
         "input_shape": _shape(model.input_shape),
         "output_shape": _shape(model.output_shape),
-        "layers": [layer_json(n) for n in model.layers],
+        "layers": _encoded_layers(model.layers),
         "totals": _totals(totals),
         "blocks": [group_json(g) for g in model.groups() if g.kind != "branch"],
     }
@@ -115,6 +139,12 @@ def _comparison(program, names, options: Options) -> dict:
 
 
 def render(program, diagnostics, options: Options, source_name: str) -> str:
+    return "".join(render_pieces(program, diagnostics, options, source_name))
+
+
+def render_pieces(program, diagnostics, options: Options, source_name: str):
+    """The report as pieces of text to write one after the other (a large model's report is
+    never held as one string)."""
     document = {
         "file": source_name,
         "convention": options.convention,
@@ -122,23 +152,34 @@ def render(program, diagnostics, options: Options, source_name: str) -> str:
         "comparisons": [_comparison(program, c.names, options) for c in program.comparisons] if program else [],
         "diagnostics": [dict(d.to_json(), file=source_name) for d in diagnostics],
     }
-    return dumps(document) + "\n"
+    yield from _pieces(document)
+    yield "\n"
 
 
-def dumps(value, level: int = 0) -> str:
+def _pieces(value, level: int = 0):
     """JSON laid out for reading and fast to write: the document and each model are spread over
     lines, and every layer, block or diagnostic is one compact line (encoded in C)."""
     pad = "  " * (level + 1)
+    end = "\n" + "  " * level
     if isinstance(value, dict) and value and level in (0, 2):
-        items = [f"{pad}{json.dumps(key)}: {dumps(item, level + 1)}" for key, item in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
-    if isinstance(value, list) and level in (1, 3) and any(isinstance(v, (dict, list)) for v in value):
-        if level == 3:  # the layers, blocks, diagnostics of a model: one compact line each
-            lines = map(_compact, value)
-        else:
-            lines = (dumps(item, level + 1) for item in value)
-        return "[\n" + pad + (",\n" + pad).join(lines) + "\n" + "  " * level + "]"
-    return _compact(value)
+        separator = "{\n"
+        for key, item in value.items():
+            yield f"{separator}{pad}{_compact(key)}: "
+            yield from _pieces(item, level + 1)
+            separator = ",\n"
+        yield end + "}"
+    elif isinstance(value, list) and level in (1, 3) and any(isinstance(v, (dict, list, _Raw)) for v in value):
+        separator = "[\n"
+        for item in value:
+            yield separator + pad
+            if level == 3:  # the layers, blocks, diagnostics of a model: one compact line each
+                yield item if type(item) is _Raw else _compact(item)
+            else:
+                yield from _pieces(item, level + 1)
+            separator = ",\n"
+        yield end + "]"
+    else:
+        yield _compact(value)
 
 
 _COMPACT = json.JSONEncoder(separators=(", ", ": "))

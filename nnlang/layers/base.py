@@ -107,10 +107,15 @@ class LayerKind:
         return self.positional + self.options
 
     def arg(self, name: str) -> Optional[Arg]:
-        for spec in self.all_args():
-            if spec.name == name or name in spec.aliases:
-                return spec
-        return None
+        """The argument called `name` or one of its aliases (the first that is, in order)."""
+        table = self.__dict__.get("_by_name")
+        if table is None:
+            table = {}
+            for spec in self.all_args():
+                for key in (spec.name, *spec.aliases):
+                    table.setdefault(key, spec)
+            self._by_name = table
+        return table.get(name)
 
 
 def fmt_shape(shape) -> str:

@@ -22,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+#: The installed `nnc` script beside this interpreter (what users run), else `python -m nnlang`.
+_SCRIPT = Path(sys.executable).parent / "nnc"
+NNC = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "nnlang"]
 ZOO = ["googlenet", "inception_naive_vs_bottleneck", "resnet18", "resnet50", "vgg16", "alexnet", "mobilenet_v1",
        "lenet5"]
 
@@ -47,6 +50,19 @@ def describe(times: list[float]) -> str:
 
 def chain(layers: int) -> str:
     return f"model chain {{\n    input 64\n    repeat {layers} {{ dense 64 relu }}\n}}\n"
+
+
+def written_chain(layers: int) -> str:
+    """A chain written out line by line, as a generator script would: convolutions and batch norms."""
+    lines = ["    conv2d 16 k=3 pad=same relu" if i % 2 == 0 else "    batchnorm" for i in range(layers - 1)]
+    return "model written {\n    input 32x32x16\n" + "\n".join(lines) + "\n}\n"
+
+
+def written_branches(layers: int) -> str:
+    """The nested blocks of `branches`, each call written on its own line."""
+    calls = max(1, layers // 10)
+    head = branches(layers).split("model nested")[0]
+    return head + "model nested {\n    input 8x8x16\n" + "    outer(16)\n" * calls + "}\n"
 
 
 def branches(layers: int) -> str:
@@ -102,7 +118,7 @@ def frameworks(runs: int) -> None:
     except ImportError:
         have_torchinfo = False
         print("  torchinfo is not installed: FlopCounterMode only")
-    nnc = [sys.executable, "-m", "nnlang"]
+    nnc = NNC
     with tempfile.TemporaryDirectory() as folder:
         for name in ZOO:
             example = EXAMPLES / f"{name}.nn"
@@ -130,7 +146,16 @@ def frameworks(runs: int) -> None:
                    else "")
             )
             times, peak = run_cold([sys.executable, "-c", script], runs)
-            print(f"  {name:34s} {describe(times)}  {peak / 1024:7.1f} MB   (python + torch, build, count)")
+            ours, _ = run_cold(nnc + [str(example)], runs)
+            ratio = statistics.median(times) / statistics.median(ours)
+            print(f"  {name:34s} {describe(times)}  {peak / 1024:7.1f} MB   nnc {statistics.median(ours) * 1000:.0f} ms:"
+                  f" {ratio:4.1f}x faster")
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def main() -> None:
@@ -143,7 +168,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.quick:
         sizes = [s for s in sizes if s <= 10000]
-    nnc = [sys.executable, "-m", "nnlang"]
+    nnc = NNC
     env_note = "" if os.environ.get("PYTHONDONTWRITEBYTECODE") != "1" else "  (PYTHONDONTWRITEBYTECODE=1: slower)"
     print(f"nnc benchmark: {runs} cold runs per case, median (min-max), peak RSS{env_note}")
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
@@ -166,21 +191,23 @@ def main() -> None:
     print()
     print("generated networks to JSON (cold process)")
     with tempfile.TemporaryDirectory() as folder:
-        for shape, make in [("chain", chain), ("nested branches", branches)]:
+        for shape, make in [("chain (repeat)", chain), ("chain (written)", written_chain),
+                            ("branches (repeat)", branches), ("branches (written)", written_branches)]:
             for size in sizes:
-                path = Path(folder) / f"{shape.replace(' ', '_')}_{size}.nn"
+                path = Path(folder) / f"{''.join(c for c in shape if c.isalnum())}_{size}.nn"
                 path.write_text(make(size))
                 out = Path(folder) / "out.json"
                 times, peak = run_cold(nnc + [str(path), "--format", "json", "-o", str(out)], max(1, runs // 2))
                 split = phases(path)
                 # the compiler's own work per layer, start-up excluded: it must stay flat as sizes grow
-                per_layer = (split["expand+shapes"] + split["report (json)"]) / split["layers"] * 1e6
-                print(f"  {shape:16s} {split['layers']:>7,} layers {describe(times)}  {peak / 1024:7.1f} MB  "
-                      f"{per_layer:6.1f} us/layer   in-process: parse {split['parse']:.2f} s, expand+shapes "
-                      f"{split['expand+shapes']:.2f} s, json {split['report (json)']:.2f} s")
+                per_layer = (split["parse"] + split["expand+shapes"] + split["report (json)"]) / split["layers"] * 1e6
+                print(f"  {shape:18s} {split['layers']:>7,} layers {describe(times)}  {peak / 1024:7.1f} MB  "
+                      f"{per_layer:6.1f} us/layer  (parse {split['parse']:.2f} s, expand+shapes "
+                      f"{split['expand+shapes']:.2f} s, json {split['report (json)']:.2f} s in one process)")
     if not args.quick:
         print()
-        print("the same questions answered by building the model in PyTorch")
+        print("the same questions answered by building the model in PyTorch (exported by nnc) and counting"
+              + (" with torchinfo.summary and" if _has("torchinfo") else "") + " FlopCounterMode, cold process")
         frameworks(max(1, runs // 2))
 
 

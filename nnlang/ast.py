@@ -1,60 +1,57 @@
-"""The syntax tree of a `.nn` file: frozen nodes, tuple children, a span on every node."""
+"""The syntax tree of a `.nn` file: immutable nodes, tuple children, a span on every node.
+
+Nodes are named tuples: the parser makes one per token it keeps, and a file's
+classes are created at every start of nnc, so both must be cheap. Compare nodes
+of the same class only (a tuple equals any tuple with the same items).
+"""
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
-import attrs
 
 from .source import Span
 
 # --- values and expressions -------------------------------------------------
 
 
-@attrs.frozen
-class Int:
+class Int(NamedTuple):
     value: int
     span: Span
 
 
-@attrs.frozen
-class Float:
+class Float(NamedTuple):
     value: float
     text: str
     span: Span
 
 
-@attrs.frozen
-class Name:
+class Name(NamedTuple):
     """A word: a block parameter inside blocks, else a word such as `same` or `relu`."""
 
     name: str
     span: Span
 
 
-@attrs.frozen
-class Unknown:
+class Unknown(NamedTuple):
     """`?`: a dimension whose size is not known."""
 
     span: Span
 
 
-@attrs.frozen
-class BinOp:
+class BinOp(NamedTuple):
     op: str  # + - * // / %
     left: "Expr"
     right: "Expr"
     span: Span
 
 
-@attrs.frozen
-class Neg:
+class Neg(NamedTuple):
     operand: "Expr"
     span: Span
 
 
-@attrs.frozen
-class ShapeLit:
+class ShapeLit(NamedTuple):
     """`28x28x3`: dimensions are ints or None for `?`."""
 
     dims: tuple[Optional[int], ...]
@@ -62,15 +59,13 @@ class ShapeLit:
     span: Span
 
 
-@attrs.frozen
-class KwArg:
+class KwArg(NamedTuple):
     name: str
     value: "Expr"
     span: Span
 
 
-@attrs.frozen
-class Tuple:
+class Tuple(NamedTuple):
     items: tuple["Expr", ...]
     span: Span
 
@@ -81,23 +76,20 @@ Expr = Union[Int, Float, Name, Unknown, BinOp, Neg, ShapeLit, KwArg, Tuple]
 # --- statements ---------------------------------------------------------------
 
 
-@attrs.frozen
-class Option:
+class Option(NamedTuple):
     key: str
     value: Expr
     span: Span
     key_span: Span
 
 
-@attrs.frozen
-class Expectation:
+class Expectation(NamedTuple):
     shape: Optional[Expr]
     counts: tuple[tuple[str, "Expr", Span], ...]  # ("params", Int(2432), span)
     span: Span
 
 
-@attrs.frozen
-class Layer:
+class Layer(NamedTuple):
     """`label: kind args options activation -> expectation`; a block call when kind names a block."""
 
     label: Optional[str]
@@ -109,15 +101,13 @@ class Layer:
     span: Span
 
 
-@attrs.frozen
-class Branch:
+class Branch(NamedTuple):
     name: Optional[str]
     body: tuple["Stmt", ...]
     span: Span
 
 
-@attrs.frozen
-class Merge:
+class Merge(NamedTuple):
     """`concat { branch ... }` or `add { branch ... }`."""
 
     label: Optional[str]
@@ -127,8 +117,7 @@ class Merge:
     span: Span
 
 
-@attrs.frozen
-class Repeat:
+class Repeat(NamedTuple):
     label: Optional[str]
     count: Expr
     body: tuple["Stmt", ...]
@@ -138,23 +127,20 @@ class Repeat:
 Stmt = Union[Layer, Merge, Repeat]
 
 
-@attrs.frozen
-class Param:
+class Param(NamedTuple):
     name: str
     default: Optional[Expr]
     span: Span
 
 
-@attrs.frozen
-class Model:
+class Model(NamedTuple):
     name: str
     body: tuple[Stmt, ...]
     span: Span
     name_span: Span
 
 
-@attrs.frozen
-class BlockDef:
+class BlockDef(NamedTuple):
     name: str
     params: tuple[Param, ...]
     body: tuple[Stmt, ...]
@@ -162,14 +148,12 @@ class BlockDef:
     name_span: Span
 
 
-@attrs.frozen
-class Compare:
+class Compare(NamedTuple):
     names: tuple[tuple[str, Span], ...]
     span: Span
 
 
-@attrs.frozen
-class File:
+class File(NamedTuple):
     items: tuple[Union[Model, BlockDef, Compare], ...]
 
     @property

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from pathlib import Path
 
 import click
 
@@ -163,8 +162,8 @@ def _write(data, output: str | None) -> None:
         return
     import tempfile  # only when writing a file: keeps it off the start-up path
 
-    target = Path(output)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    folder, name = os.path.split(output)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder or ".")
     try:
         if isinstance(data, bytes):
             with os.fdopen(handle, "wb") as stream:
@@ -175,9 +174,12 @@ def _write(data, output: str | None) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
-        os.replace(temporary, target)
+        os.replace(temporary, output)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
         raise
 
 

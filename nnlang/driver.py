@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Optional
 
 import attrs
@@ -65,11 +65,12 @@ def compile_text(text: str, name: str = "<input>", convention: str = "keras") ->
     return compile_source(Source(text, name), convention)
 
 
-def compile_path(path: str | Path, convention: str = "keras") -> Compilation:
-    path = Path(path)
+def compile_path(path: str | os.PathLike, convention: str = "keras") -> Compilation:
+    path = os.fspath(path)
     bag = DiagnosticBag()
-    data = path.read_bytes()
-    source = decode(data, str(path), bag)
+    with open(path, "rb") as file:
+        data = file.read()
+    source = decode(data, path, bag)
     if source is None:  # shown with replacement characters, so the caret has a line to point into
-        return Compilation(Source(data.decode("utf-8", errors="replace"), str(path)), None, bag)
+        return Compilation(Source(data.decode("utf-8", errors="replace"), path), None, bag)
     return compile_source(source, convention)

@@ -42,10 +42,13 @@ _span = functools.partial(tuple.__new__, Span)
 FOLDED = "LAYER_STMT"
 
 # One letter per terminal a simple statement may contain, and the shape of such a
-# statement over those letters: `[label:] kind (arg | key=value)* [-> [shape] (key=n)*]`.
+# statement over those letters: `[label:] kind (arg | key=value | (items))* [-> [shape] (key=n)*]`,
+# where the items in parentheses (a block call's arguments) are values or name=value.
 _LETTER = {"NAME": "n", "INT": "i", "SHAPE": "s", "FLOAT": "f", "QMARK": "q", "EQUAL": "=", "COLON": ":",
-           "ARROW": ">"}
-_SIMPLE = re.compile(r"(?:n:)?n(?:n=[insfq]|[insfq])*(?:>[siq]?(?:n=[in])*)?").fullmatch
+           "ARROW": ">", "LPAR": "(", "RPAR": ")", "COMMA": ","}
+_ITEM = r"(?:n=[in]|[insfq])"
+_SIMPLE = re.compile(rf"(?:n:)?n(?:n=[insfq]|[insfq]|\((?:{_ITEM}(?:,{_ITEM})*,?)?\))*(?:>[siq]?(?:n=[in])*)?"
+                     ).fullmatch
 #: Longest number text folded here; longer ones take the parser's route, which reports E005.
 _FOLD_DIGITS = 15
 #: Longest statement folded here; a longer one is most likely a mistake the parser should report.
@@ -68,30 +71,27 @@ class NnLexer(Lexer):
     fold = True
 
     def __init__(self, conf):
-        terminals = list(conf.terminals)
-        regular = [t for t in terminals if t.pattern.type == "re"]
-        # As Lark's own lexer: a string terminal that a regular one matches in full
-        # (`model` and NAME) is scanned by the regular one and renamed afterwards.
-        self.keywords: dict[str, dict[str, str]] = {}
-        embedded = set()
-        for literal in (t for t in terminals if t.pattern.type == "str"):
-            word = literal.pattern.value
-            for t in regular:
-                found = re.match(t.pattern.to_regexp(), word, conf.g_regex_flags)
-                if t.priority == literal.priority and found and found.group(0) == word:
-                    self.keywords.setdefault(t.name, {})[word] = literal.name
-                    if literal.pattern.flags <= t.pattern.flags:
-                        embedded.add(literal.name)
-        scanned = sorted((t for t in terminals if t.name not in embedded),
-                         key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
+        # Lark's order: priority, then the longest possible match first.
+        terminals = sorted(conf.terminals, key=lambda t: (-t.priority, -t.pattern.max_width,
+                                                         -len(t.pattern.value), t.name))
         self.ignore = frozenset(conf.ignore)
         # What is ignored (blanks, comments) is matched as the prefix of the token after
         # it, atomically (a lookahead and a back-reference): a comment never gives back
         # its last characters to make a token.
-        skip = "(?:" + "|".join(t.pattern.to_regexp() for t in scanned if t.name in self.ignore) + ")*"
+        skip = "(?:" + "|".join(t.pattern.to_regexp() for t in terminals if t.name in self.ignore) + ")*"
         self.skip = re.compile(skip, conf.g_regex_flags)
-        tokens = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in scanned if t.name not in self.ignore)
+        tokens = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terminals if t.name not in self.ignore)
         self.regex = re.compile(f"(?=(?P<_skip>{skip}))(?P=_skip)(?:{tokens})", conf.g_regex_flags)
+        # As Lark's own lexer: a string terminal that a regular one before it matches in
+        # full (`model` and NAME) is scanned as that one and renamed afterwards.
+        by_name = {t.name: t for t in terminals}
+        self.keywords: dict[str, dict[str, str]] = {}
+        for literal in (t for t in terminals if t.pattern.type == "str" and t.name not in self.ignore):
+            word = literal.pattern.value
+            found = self.regex.match(word)
+            scanner = by_name[found.lastgroup] if found and found.end() == len(word) else literal
+            if scanner is not literal and scanner.pattern.type == "re" and scanner.priority == literal.priority:
+                self.keywords.setdefault(scanner.name, {})[word] = literal.name
 
     # -- scanning --------------------------------------------------------------
     def scan(self, text: str):
@@ -169,6 +169,14 @@ class NnLexer(Lexer):
                 statement += 1
                 if statement > MAX_STATEMENT_TOKENS:
                     raise LimitExceeded(f"a statement of more than {MAX_STATEMENT_TOKENS:,} tokens", _token(token))
+            if kind == "LPAR":
+                parens += 1
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise LimitExceeded(f"more than {MAX_NESTING} braces and parentheses are open", _token(token))
+            elif kind == "RPAR" and parens:
+                parens -= 1
+                depth -= 1
             if folding:
                 if kind in _LETTER and len(buffer) < _FOLD_TOKENS:
                     buffer.append(token)
@@ -190,20 +198,15 @@ class NnLexer(Lexer):
                 for held in buffer:
                     yield _token(held)
                 buffer = []
-            if kind == "LPAR":
-                parens += 1
-            elif kind == "RPAR" and parens:
-                parens -= 1
-            if kind == "LPAR" or kind == "LBRACE":
+            if kind == "LBRACE":
                 depth += 1
                 if depth > MAX_NESTING:
                     raise LimitExceeded(f"more than {MAX_NESTING} braces and parentheses are open", _token(token))
-                if kind == "LBRACE":
-                    bodies.append(fold and previous != "CONCAT" and previous != "ADD")
-                    folding = bodies[-1]
-            elif (kind == "RPAR" or kind == "RBRACE") and depth:
+                bodies.append(fold and previous != "CONCAT" and previous != "ADD")
+                folding = bodies[-1]
+            elif kind == "RBRACE" and depth:
                 depth -= 1
-                if kind == "RBRACE" and bodies:
+                if bodies:
                     bodies.pop()
             previous = kind
             yield _token(token)
@@ -260,6 +263,35 @@ def _value(token):
     return ast.Unknown(where)
 
 
+def _parenthesized(tokens: list, i: int):
+    """(index after the ')', node) for the items in parentheses at tokens[i]: a tuple, or the
+    one value of `(x)`; node None for what the grammar refuses (`(28x28)`)."""
+    opening = tokens[i]
+    i += 1
+    items = []
+    comma = False
+    while tokens[i][0] != "RPAR":
+        if tokens[i][0] == "COMMA":
+            comma = True
+            i += 1
+            continue
+        comma = False
+        if tokens[i + 1][0] == "EQUAL":
+            key, value = tokens[i], tokens[i + 2]
+            node = _value(value)
+            items.append(ast.KwArg(key[1], node, _span((key[3], key[4], node.span[2], node.span[3]))))
+            i += 3
+        else:
+            items.append(_value(tokens[i]))
+            i += 1
+    closing = tokens[i]
+    if len(items) == 1 and not comma and not isinstance(items[0], ast.KwArg):
+        if tokens[i - 1][0] not in ("INT", "NAME"):
+            return i + 1, None
+        return i + 1, items[0]  # (x) is x
+    return i + 1, ast.Tuple(tuple(items), _span((opening[3], opening[4], closing[3], closing[4] + 1)))
+
+
 def _fold(tokens: list):
     """The Layer node of a simple statement, or None when the parser must read it."""
     if not _SIMPLE("".join([_LETTER[t[0]] for t in tokens])):
@@ -277,7 +309,12 @@ def _fold(tokens: list):
     i += 1
     args, options = [], []
     while i < n and tokens[i][0] != "ARROW":
-        if i + 1 < n and tokens[i + 1][0] == "EQUAL":
+        if tokens[i][0] == "LPAR":
+            i, node = _parenthesized(tokens, i)
+            if node is None:
+                return None
+            args.append(node)
+        elif i + 1 < n and tokens[i + 1][0] == "EQUAL":
             key, value = tokens[i], tokens[i + 2]
             node = _value(value)
             options.append(ast.Option(key[1], node, _span((key[3], key[4], value[3], value[4] + len(value[1]))),

@@ -203,7 +203,7 @@ class _ToAst(Transformer):
     def expect(self, meta, children):
         children = [c for c in children if not (isinstance(c, Token) and c.type == "ARROW")]
         shape = None
-        if children and not isinstance(children[0], tuple):
+        if children and type(children[0]) is not tuple:  # a shape node (or None), not an exp_opt
             shape, *children = children
         counts = tuple(c for c in children if c is not None)
         return ast.Expectation(shape, counts, Span.of(meta))

@@ -299,12 +299,31 @@ def main(argv=None) -> None:
     gc.disable()
     try:
         cli.main(args=argv, prog_name="nnc", standalone_mode=True)
-    except SystemExit:
-        raise
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
     except KeyboardInterrupt:
         click.echo("nnc: interrupted", err=True)
-        sys.exit(130)
+        status = 130
     except Exception as error:  # noqa: BLE001 - the last line of defence
         where = f"{type(error).__name__}: {error}"[:300]
         click.echo(f"nnc: internal error [E900] ({where}); please report this bug with the input file", err=True)
-        sys.exit(3)
+        status = 3
+    _leave(status)
+
+
+def _leave(status) -> None:
+    """End the process without the interpreter's clean-up. Every output is written and
+    flushed by now; freeing a compiled model object by object (and the collection that
+    Python runs at exit) would take longer than compiling a small one."""
+    if status is None:
+        status = 0
+    elif not isinstance(status, int):  # sys.exit("message")
+        click.echo(status, err=True)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`nnc FILE | head`) or stream
+            pass
+    os._exit(status)

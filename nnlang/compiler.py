@@ -7,9 +7,8 @@ unknown, later statements are still checked for what does not depend on it.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
-import attrs
 
 from . import ast, ir, layers
 from .diagnostics import DiagnosticBag, suggest
@@ -33,8 +32,7 @@ class _TooLarge(Exception):
     """Abandons the whole model: a limit was exceeded."""
 
 
-@attrs.frozen
-class _Tensor:
+class _Tensor(NamedTuple):
     producer: int  # index of the layer that produced it, -1 for the model input
     shape: Optional[tuple]  # None: unknown because of an earlier error
 

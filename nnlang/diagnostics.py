@@ -7,8 +7,7 @@ going, so one run shows every error of a file.
 
 from __future__ import annotations
 
-import difflib
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import attrs
 
@@ -19,8 +18,7 @@ WARNING = "warning"
 NOTE = "note"
 
 
-@attrs.frozen
-class Code:
+class Code(NamedTuple):
     code: str
     severity: str
     title: str
@@ -159,6 +157,8 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
     lowered: dict[str, str] = {}
     for candidate in candidates:  # the first spelling wins: canonical names come before aliases
         lowered.setdefault(candidate.lower(), candidate)
+    import difflib  # only when a name is unknown
+
     matches = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return f"did you mean '{lowered[matches[0]]}'?" if matches else ""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 import attrs
 
@@ -69,8 +69,7 @@ class Group:
         return len(self.path)
 
 
-@attrs.define(slots=True)
-class Totals:
+class Totals(NamedTuple):
     trainable: int = 0
     non_trainable: int = 0
     macs: int = 0
@@ -122,8 +121,7 @@ class Model:
 Node = Union[LayerNode, Group]
 
 
-@attrs.define(slots=True)
-class Comparison:
+class Comparison(NamedTuple):
     names: tuple
     span: Span
 

@@ -4,7 +4,7 @@ back end in :mod:`nnlang.emit` reads the same objects."""
 from __future__ import annotations
 
 import enum
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import attrs
 
@@ -39,8 +39,7 @@ class Options:
         return self.batch or 1
 
 
-@attrs.frozen
-class Row:
+class Row(NamedTuple):
     """One line of a summary table: a layer, or a block/branch with its totals."""
 
     depth: int
@@ -212,16 +211,14 @@ class Memory:
                 f"{self.bytes:,} / {divisor} = {self.text()}")
 
 
-@attrs.frozen
-class MemoryLine:
+class MemoryLine(NamedTuple):
     label: str
     values: Optional[int]  # number of values, None when unknown
     bytes: Optional[int]
     how: str  # the arithmetic, in words and numbers
 
 
-@attrs.frozen
-class MemoryReport:
+class MemoryReport(NamedTuple):
     """Parameter, activation, inference and training memory, itemised."""
 
     dtype: str
@@ -305,8 +302,7 @@ def shape_with_batch(shape: Optional[tuple], batch: Optional[int]) -> str:
 __all__ = ["Column", "DTYPE_BYTES", "Memory", "Options", "Row", "UNITS", "fmt_shape", "rows", "shape_with_batch"]
 
 
-@attrs.frozen
-class CompareRow:
+class CompareRow(NamedTuple):
     label: str
     path: tuple  # () for the whole model, else a block or branch path present in both models
     left: Optional[int]
@@ -319,8 +315,7 @@ class CompareRow:
         return self.right / self.left
 
 
-@attrs.frozen
-class ModelComparison:
+class ModelComparison(NamedTuple):
     left: ir.Model
     right: ir.Model
     rows: tuple  # CompareRow: totals first, then shared blocks and branches

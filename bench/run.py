@@ -105,6 +105,15 @@ def phases(path: Path) -> dict:
             "layers": sum(len(m.layers) for m in program.models)}
 
 
+def phases_apart(path: Path) -> dict:
+    """phases() in a fresh process: the memory of one case never counts towards the next."""
+    import json
+
+    done = subprocess.run([sys.executable, __file__, "--phases", str(path)], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout)
+
+
 def frameworks(runs: int) -> None:
     """Build the zoo in PyTorch (the exported code) and count with torchinfo and FlopCounterMode."""
     try:
@@ -145,7 +154,11 @@ def frameworks(runs: int) -> None:
                 + ("from torchinfo import summary\nsummary(model, input_data=x, verbose=0)\n" if have_torchinfo
                    else "")
             )
-            times, peak = run_cold([sys.executable, "-c", script], runs)
+            try:
+                times, peak = run_cold([sys.executable, "-c", script], runs)
+            except SystemExit as failure:
+                print(f"  {name:34s} the framework run failed: {str(failure).splitlines()[-1][:100]}")
+                continue
             ours, _ = run_cold(nnc + [str(example)], runs)
             ratio = statistics.median(times) / statistics.median(ours)
             print(f"  {name:34s} {describe(times)}  {peak / 1024:7.1f} MB   nnc {statistics.median(ours) * 1000:.0f} ms:"
@@ -163,7 +176,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--quick", action="store_true", help="3 runs, sizes up to 10k, no frameworks")
+    parser.add_argument("--phases", metavar="FILE", help=argparse.SUPPRESS)  # one case's split, as JSON
     args = parser.parse_args()
+    if args.phases:
+        import json
+
+        print(json.dumps(phases(Path(args.phases))))
+        return
     runs = 3 if args.quick else args.runs
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.quick:
@@ -198,7 +217,7 @@ def main() -> None:
                 path.write_text(make(size))
                 out = Path(folder) / "out.json"
                 times, peak = run_cold(nnc + [str(path), "--format", "json", "-o", str(out)], max(1, runs // 2))
-                split = phases(path)
+                split = phases_apart(path)
                 # the compiler's own work per layer, start-up excluded: it must stay flat as sizes grow
                 per_layer = (split["parse"] + split["expand+shapes"] + split["report (json)"]) / split["layers"] * 1e6
                 print(f"  {shape:18s} {split['layers']:>7,} layers {describe(times)}  {peak / 1024:7.1f} MB  "

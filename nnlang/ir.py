@@ -108,6 +108,34 @@ class Model:
     def totals(self) -> Totals:
         return Totals.of(self.layers)
 
+    def group_totals(self) -> dict:
+        """Totals of the model and of every group below it, keyed by id(group), in one pass
+        (asking each group for its own would walk a layer once per enclosing group)."""
+        found: dict = {}
+
+        def walk(group) -> Totals:
+            trainable = non_trainable = macs = pool_ops = count = 0
+            for child in group.children:
+                if isinstance(child, Group):
+                    inner = walk(child)
+                    trainable += inner.trainable
+                    non_trainable += inner.non_trainable
+                    macs += inner.macs
+                    pool_ops += inner.pool_ops
+                    count += inner.layers
+                else:
+                    trainable += child.trainable.value
+                    non_trainable += child.non_trainable.value
+                    macs += child.macs.value
+                    pool_ops += child.pool_ops.value
+                    count += 1
+            totals = found[id(group)] = Totals(trainable, non_trainable, macs, pool_ops, count)
+            return totals
+
+        if self.root is not None:
+            walk(self.root)
+        return found
+
     def groups(self):
         """Every group (block call, branch, labelled join) below the model, depth first."""
         def walk(group):

@@ -51,19 +51,23 @@ def _encoded_layers(layers) -> list:
     """layer_json of every layer, encoded: one compact line each. Layers that differ only in
     name and line (a chain, a repeated block) share the encoding of everything else."""
     shared: dict = {}
+    paths: dict = {}
     out = []
     quote = json.encoder.encode_basestring_ascii
     for node in layers:
         # the F values are compared by identity: equal layers share them (the compiler's inference memo)
-        key = (node.kind, node.path, node.output_shape, id(node.trainable), id(node.non_trainable), id(node.macs),
+        key = (node.kind, node.output_shape, id(node.trainable), id(node.non_trainable), id(node.macs),
                id(node.pool_ops), node.kernel, node.stride, node.padding, node.activation, id(node.dims))
         body = shared.get(key)
         if body is None:
             data = layer_json(node)
-            del data["name"], data["line"]
+            del data["name"], data["path"], data["line"]
             body = shared[key] = _COMPACT.encode(data)[1:-1]
+        path = paths.get(node.path)
+        if path is None:
+            path = paths[node.path] = _COMPACT.encode(list(node.path))
         line = node.span.line if node.span else "null"
-        out.append(_Raw(f'{{"name": {quote(node.name)}, {body}, "line": {line}}}'))
+        out.append(_Raw(f'{{"name": {quote(node.name)}, "path": {path}, {body}, "line": {line}}}'))
     return out
 
 
@@ -77,13 +81,14 @@ def _totals(totals: ir.Totals) -> dict:
     }
 
 
-def group_json(group: ir.Group) -> dict:
+def group_json(group: ir.Group, totals: dict) -> dict:
+    """A block call, labelled join or repeat; `totals` is Model.group_totals()."""
     data = {
         "name": group.name,
         "kind": group.kind,
         "path": list(group.path[:-1]),
         "output_shape": _shape(group.output_shape),
-        **_totals(group.totals()),
+        **_totals(totals[id(group)]),
         "line": group.span.line if group.span else None,
     }
     if group.kind == "block":
@@ -91,13 +96,14 @@ def group_json(group: ir.Group) -> dict:
     branches = [c for c in group.children if isinstance(c, ir.Group) and c.kind == "branch"]
     if branches:
         data["branches"] = [
-            {"name": b.name, "output_shape": _shape(b.output_shape), **_totals(b.totals())} for b in branches
+            {"name": b.name, "output_shape": _shape(b.output_shape), **_totals(totals[id(b)])} for b in branches
         ]
     return data
 
 
 def model_json(model: ir.Model, options: Options) -> dict:
     totals = model.totals()
+    group_totals = model.group_totals()
     data = {
         "name": model.name,
         "ok": model.ok,
@@ -105,7 +111,7 @@ def model_json(model: ir.Model, options: Options) -> dict:
         "output_shape": _shape(model.output_shape),
         "layers": _encoded_layers(model.layers),
         "totals": _totals(totals),
-        "blocks": [group_json(g) for g in model.groups() if g.kind != "branch"],
+        "blocks": [group_json(g, group_totals) for g in model.groups() if g.kind != "branch"],
     }
     memory = Memory(totals.params, options.dtype, options.units)
     data["totals"]["param_bytes"] = memory.bytes

@@ -36,6 +36,12 @@ class Doc:
     #: Fence tag of the example in Markdown: "nn", or "text" for one that is not valid .nn
     #: even to a highlighter (an unexpected character).
     fence: str = "nn"
+    #: The command that reports it, when not `nnc FILE`: ("export", "--to", "keras").
+    command: tuple = ()
+
+    def argv(self, path) -> list:
+        """nnc's arguments for the example saved at `path`."""
+        return [self.command[0], str(path), *self.command[1:]] if self.command else [str(path)]
 
 
 DOCS: dict[str, Doc] = {
@@ -321,6 +327,18 @@ DOCS: dict[str, Doc] = {
         "length. Give the length in the input (`input 100x64`) to count the whole sequence.",
         "model m {\n    input ?x64\n    lstm 32\n}\n",
     ),
+    # -- exporting --------------------------------------------------------------------------------
+    "E401": Doc(
+        "`nnc export` writes code that builds exactly the network nnc counted, or nothing: when the "
+        "target framework has no layer with the same shape rule or the same parameters (Keras' max "
+        "pooling pads 'valid' or 'same' only, not a given number of rows; PyTorch's batch norm "
+        "learns its scale and offset both or neither, ...), the message names the layer and what "
+        "the framework lacks, and the notes give the nearest "
+        "alternative. The file itself is valid: `nnc FILE` still reports it. Export to the other "
+        "framework, or change the layer as the note suggests.",
+        "model m {\n    input 32x32x3\n    maxpool2d 3 s=2 pad=1\n}\n",
+        command=("export", "--to", "keras"),
+    ),
     # -- internal ---------------------------------------------------------------------------------
     "E900": Doc(
         "nnc itself failed: an exception escaped the compiler. This is a bug in nnc, not in your file. "
@@ -349,6 +367,18 @@ def compile_example(code: str):
         path.write_bytes(doc.example.encode(doc.encoding))
         compilation = compile_path(path)
     compilation.source = Source(compilation.source.text, EXAMPLE_NAME)
+    if doc.command[:1] == ("export",) and compilation.ok:
+        import importlib
+
+        from .emit.codegen import ExportError
+
+        target = doc.command[doc.command.index("--to") + 1]
+        emitter = importlib.import_module(f".emit.{target}", __package__)
+        try:
+            emitter.export(compilation.program, None, source_lines=compilation.source.lines,
+                           file_name=EXAMPLE_NAME, numbers=compilation.program)
+        except ExportError as error:
+            compilation.diagnostics.extend([error.diagnostic()])
     return compilation
 
 
@@ -466,7 +496,8 @@ def markdown() -> str:
             continue
         saved = "" if doc.encoding == "utf-8" else f", saved as {doc.encoding}"
         lines += [f"Example (`{EXAMPLE_NAME}`{saved}):", "", f"```{doc.fence}", doc.example.rstrip("\n"), "```", "",
-                  f"`nnc {EXAMPLE_NAME}` reports:", "", "```text", rendered_example(entry.code), "```", ""]
+                  f"`nnc {' '.join(doc.argv(EXAMPLE_NAME))}` reports:", "", "```text", rendered_example(entry.code),
+                  "```", ""]
     lines += _limits()
     return "\n".join(lines)
 

@@ -65,6 +65,8 @@ CODES: dict[str, Code] = _codes(
     ("E302", ERROR, "parameter count differs from the expectation"),
     ("E303", ERROR, "MAC count differs from the expectation"),
     ("E304", ERROR, "unknown expectation"),
+    # Exporting (nnc export)
+    ("E401", ERROR, "the target framework cannot express this"),
     # Warnings: consistency of padding, stride and structure
     ("W201", WARNING, "stride does not divide the padded input: rows or columns are dropped"),
     ("W202", WARNING, "'same' padding is asymmetric"),

@@ -51,7 +51,7 @@ def test_error_examples_exit_1_through_the_cli(tmp_path, code):
     doc = DOCS[code]
     path = tmp_path / EXAMPLE_NAME
     path.write_bytes(doc.example.encode(doc.encoding))
-    proc = run_nnc(path)
+    proc = run_nnc(*doc.argv(path))
     assert_no_traceback(proc)
     assert proc.returncode == 1, proc.stderr
     assert f"{path}:" in proc.stderr and f"error[{code}]" in proc.stderr

@@ -1027,7 +1027,7 @@ def test_export_of_an_inexpressible_construct_is_a_located_error(tmp_path):
     proc = run_nnc("export", source, "--to", "keras", "-o", out)
     assert_no_traceback(proc)
     assert proc.returncode == 1 and not out.exists() and proc.stdout == ""
-    assert f"{source}:3:5: error: cannot export to Keras: maxpool2d_1 (maxpool2d): ceil=true" in proc.stderr
+    assert f"{source}:3:5: error[E401]: cannot export to Keras: maxpool2d_1 (maxpool2d): ceil=true" in proc.stderr
     assert run_nnc("export", source, "--to", "pytorch").returncode == 0
 
 

@@ -109,6 +109,11 @@ def test_pool_stride_larger_than_window_warns():
 def test_pool_padding_more_than_half_is_an_error():
     compilation = compile_text("model m { input 8x8x1; maxpool2d 2 pad=2 }")
     assert [d.code for d in compilation.diagnostics] == ["E203"]
+    # PyTorch refuses it for any input size (pad should be at most half of the kernel size)
+    compilation = compile_text("model m { input ?x?x1; maxpool2d 2 pad=2 }")
+    assert [d.code for d in compilation.diagnostics] == ["E203"]
+    compilation = compile_text("model m { input ?x?x1; maxpool2d 4 pad=2 }")
+    assert [d.code for d in compilation.diagnostics] == []
 
 
 def test_explain_formulas_are_the_ones_that_computed():
@@ -134,3 +139,15 @@ def test_every_statement_kind_is_documented_and_named_uniquely():
         assert kind.summary, kind.name
         for name in (kind.name, *kind.aliases):
             assert seen.setdefault(name.lower(), kind.name) == kind.name, name
+
+
+def test_transposed_convolution_output_padding():
+    # PyTorch's ConvTranspose2d: out = (n - 1)*s - 2*p + k + output_padding
+    node, _ = single("input 7x7x16; conv2d_transpose 8 k=3 s=2 pad=1 output_padding=1")
+    assert node.output_shape == ((7 - 1) * 2 - 2 * 1 + 3 + 1, (7 - 1) * 2 - 2 * 1 + 3 + 1, 8)
+    # both frameworks refuse output_padding >= stride; so does nnc, on the option
+    line = "    conv2d_transpose 8 k=3 s=2 output_padding=2"
+    compilation = compile_text(f"model m {{\n    input 7x7x16\n{line}\n}}")
+    (error,) = [d for d in compilation.diagnostics if d.is_error]
+    assert error.code == "E104" and "smaller than the stride 2x2" in error.message
+    assert (error.span.line, error.span.column) == (3, line.index("output_padding") + 1)

@@ -25,24 +25,6 @@ def _fail(message: str, status: int = 2):
     raise SystemExit(status)
 
 
-def render_error(error, source) -> str:
-    """`file:line:col: error: message`, the source line and a caret, then the notes."""
-    span = error.span
-    lines = []
-    if span is None or not span.line:
-        lines.append(f"{source.name}: error: {error.message}")
-    else:
-        lines.append(f"{source.name}:{span.line}:{span.column}: error: {error.message}")
-        text = source.line_text(span.line).expandtabs(1)
-        gutter = " " * len(str(span.line))
-        width = span.end_column - span.column if span.end_line == span.line and span.end_column > span.column else 1
-        width = max(1, min(width, max(1, len(text) - span.column + 1)))
-        lines += [f"{gutter} |", f"{span.line} | {text}", f"{gutter} | {' ' * (span.column - 1)}{'^' * width}"]
-    gutter = " " * (len(str(span.line)) if span is not None and span.line else 0)
-    lines += [f"{gutter} = {note}" for note in error.notes]
-    return "\n".join(lines)
-
-
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "target", type=click.Choice(TARGETS), required=True,
@@ -57,6 +39,7 @@ def render_error(error, source) -> str:
 def export(file, target, output, models, convention):
     """Write PyTorch or Keras code that builds the models of FILE."""
     from ..cli import compile_or_exit, print_diagnostics, write_output
+    from ..diagnostics import render
     from ..emit.codegen import ExportError
 
     compilation = compile_or_exit(file, convention)
@@ -86,7 +69,7 @@ def export(file, target, output, models, convention):
         result = emitter.export(program, list(dict.fromkeys(models)) or None, source_lines=compilation.source.lines,
                                 file_name=str(file), numbers=numbers)
     except ExportError as error:
-        click.echo(render_error(error, compilation.source), err=True)
+        click.echo(render(error.diagnostic(), compilation.source), err=True)
         raise SystemExit(1)
     try:
         write_output(result.code, output)

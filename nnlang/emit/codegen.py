@@ -26,6 +26,13 @@ class ExportError(Exception):
         self.span = span
         self.notes = tuple(notes)
 
+    def diagnostic(self):
+        """The located E401 nnc reports for it."""
+        from ..diagnostics import Diagnostic
+        from ..source import NOWHERE
+
+        return Diagnostic("E401", self.message, self.span or NOWHERE, self.notes)
+
 
 def refuse(framework: str, node: ir.LayerNode, what: str, *notes: str) -> ExportError:
     """The error for a layer `framework` has no exact equivalent for."""

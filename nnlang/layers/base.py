@@ -216,6 +216,9 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
     for axis, n in enumerate(spatial):
         ka, sa, da = k[axis], s[axis], d[axis]
         explicit = pad if not isinstance(pad, tuple) else pad[axis]
+        if pool and isinstance(explicit, int) and explicit * 2 > ka:  # whatever the input size
+            ctx.error("E203", f"{what}: padding {explicit} must be at most half the pool size {ka}", "pad")
+            return None
         before, after = resolve_padding(explicit, n, ka, sa, da)
         pads.append((before, after))
         size = window_output(n, ka, sa, da, before, after, ceil=ceil)
@@ -249,9 +252,6 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
         if isinstance(explicit, int) and explicit and not pool and explicit * 2 >= eff:
             find(axis, "W204", f"{what}: padding {explicit} is half the window ({eff}) or more: border outputs "
                                "see mostly zeros", "pad")
-        if pool and isinstance(explicit, int) and explicit * 2 > ka:
-            ctx.error("E203", f"{what}: padding {explicit} must be at most half the pool size {ka}", "pad")
-            return None
     for (code, message, where, notes), axes in findings.items():
         ctx.warn(code, f"{message} (along {_axis_names(len(spatial), axes)})", where, *notes)
     if pool and any(sa > ka for sa, ka in zip(s, k)):

@@ -151,6 +151,11 @@ class Conv2DTranspose(_Windowed):
     )
 
     def infer(self, shape, a: Args, ctx: Context):
+        if any(extra >= s for extra, s in zip(a.output_padding, a.s)):
+            # PyTorch and Keras refuse it: the extra rows would lie beyond what any input position reaches
+            ctx.error("E104", f"{self.name}: output_padding {fmt_dims(a.output_padding)} must be smaller than the "
+                              f"stride {fmt_dims(a.s)} on every axis", "output_padding")
+            return None
         cin = channels(shape, ctx, self.name)
         if cin is None:
             return None

@@ -201,11 +201,15 @@ def main() -> None:
         print(f"  {label:34s} {describe(times)}  {peak / 1024:7.1f} MB")
     print()
     print("nnc on the zoo (text report)")
+    ratios: dict = {}  # example -> cold time / import lark
+    largest: dict = {}  # shape -> (layers, seconds, MB) of its largest size
+    per_layers: dict = {}  # shape -> us/layer at each size
     for name in ZOO:
         example = EXAMPLES / f"{name}.nn"
         if example.exists():
             times, peak = run_cold(nnc + [str(example)], runs)
             ratio = statistics.median(times) / floor["python -c 'import lark'"]
+            ratios[name] = ratio
             print(f"  {name:34s} {describe(times)}  {peak / 1024:7.1f} MB  {ratio:4.2f}x import lark")
     print()
     print("generated networks to JSON (cold process)")
@@ -220,9 +224,25 @@ def main() -> None:
                 split = phases_apart(path)
                 # the compiler's own work per layer, start-up excluded: it must stay flat as sizes grow
                 per_layer = (split["parse"] + split["expand+shapes"] + split["report (json)"]) / split["layers"] * 1e6
+                largest[shape] = (split["layers"], statistics.median(times), peak / 1024)
+                per_layers.setdefault(shape, []).append(per_layer)
                 print(f"  {shape:18s} {split['layers']:>7,} layers {describe(times)}  {peak / 1024:7.1f} MB  "
                       f"{per_layer:6.1f} us/layer  (parse {split['parse']:.2f} s, expand+shapes "
                       f"{split['expand+shapes']:.2f} s, json {split['report (json)']:.2f} s in one process)")
+    print()
+    print("targets")
+    if "googlenet" in ratios:
+        verdict = "met" if ratios["googlenet"] <= 2 else "NOT met"
+        print(f"  nnc examples/googlenet.nn cold <= 2x import lark: {ratios['googlenet']:.2f}x  {verdict}")
+    for shape, (layers, seconds, megabytes) in largest.items():
+        if layers >= 99_000:
+            verdict = "met" if seconds < 5 and megabytes < 500 else "NOT met"
+            print(f"  {shape:18s} {layers:,} layers to JSON < 5 s and < 500 MB: {seconds:.2f} s, {megabytes:.0f} MB"
+                  f"  {verdict}")
+    for shape, values in per_layers.items():
+        if len(values) > 1:
+            print(f"  {shape:18s} time per layer, largest / smallest size: {values[-1] / values[0]:.2f} "
+                  "(flat is about 1)")
     if not args.quick:
         print()
         print("the same questions answered by building the model in PyTorch (exported by nnc) and counting"

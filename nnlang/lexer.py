@@ -1,19 +1,21 @@
 """The lexer Lark's LALR parser reads from: the grammar's own terminals, compiled
 into one regular expression, with the language's separator rules and limits.
 
-It also folds a *simple* layer statement into a single ``LAYER_STMT`` token that
-carries its finished :class:`~nnlang.ast.Layer`. A simple statement is made of
-names, numbers, shapes, ``key=value`` options and an expectation, nothing else:
+It also folds *simple* layer statements into ``LAYER_STMT`` tokens that carry
+their finished :class:`~nnlang.ast.Layer` nodes (statements in a row share one
+token). A simple statement is made of names, numbers, shapes, ``key=value``
+options, a block call's literal arguments in parentheses and an expectation:
 
     conv1: conv2d 64 k=7 s=2 pad=3 relu -> 112x112x64 params=9472
+    inception_3a: inception(64, 96, 128, 16, 32, 32, b=false) -> 28x28x256
 
 Most lines of a real or generated network are simple; building their syntax
 node here rather than through the parser's reductions (about fifteen per line,
 each a Python call) makes large files several times faster to parse. Every
-other statement (block calls, merges, repeats, expressions, anything in
-parentheses) and everything outside a statement body reaches the parser token
-by token, so the grammar stays the one definition of the language; the tests
-check that both routes build equal trees.
+other statement (merges, repeats, expressions, nested parentheses) and
+everything outside a statement body reaches the parser token by token, so the
+grammar stays the one definition of the language; the tests check that both
+routes build equal trees.
 """
 
 from __future__ import annotations

@@ -251,18 +251,23 @@ def shape_dims(text: str, to_int=number) -> tuple:
     return tuple(None if d == "?" else to_int(d) for d in text.split("x"))
 
 
-def _value(token):
-    kind, text = token[0], token[1]
-    where = _span((token[3], token[4], token[3], token[4] + len(text)))
+def value_node(kind: str, text: str, where: Span, to_int=number):
+    """The syntax node of a NAME, INT, SHAPE, FLOAT or QMARK token; `to_int` turns digits
+    into an integer (the parser's checks the size)."""
     if kind == "NAME":
         return ast.Name(text, where)
     if kind == "INT":
-        return ast.Int(number(text), where)
+        return ast.Int(to_int(text), where)
     if kind == "SHAPE":
-        return ast.ShapeLit(shape_dims(text), text, where)
+        return ast.ShapeLit(shape_dims(text, to_int), text, where)
     if kind == "FLOAT":
         return ast.Float(float(text.replace("_", "")), text, where)
     return ast.Unknown(where)
+
+
+def _value(token):
+    text = token[1]
+    return value_node(token[0], text, _span((token[3], token[4], token[3], token[4] + len(text))))
 
 
 def _parenthesized(tokens: list, i: int):

@@ -16,7 +16,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ast
 from .diagnostics import Diagnostic, DiagnosticBag
 from .lexer import (FOLDED, MAX_LITERAL, MAX_NESTING, MAX_STATEMENT_TOKENS, MAX_TOKENS, LimitExceeded, NnLexer,
-                    number, shape_dims)
+                    number, value_node)
 from .source import Source, Span, grammar_text
 
 __all__ = ["MAX_LITERAL", "MAX_NESTING", "MAX_STATEMENT_TOKENS", "MAX_TOKENS", "RECURSION_LIMIT", "parse"]
@@ -140,23 +140,13 @@ class _ToAst(Transformer):
         self.bag = bag
 
     # terminals
-    def INT(self, token):
-        return ast.Int(_int(token, self.bag), _token_span(token))
-
-    def FLOAT(self, token):
-        return ast.Float(float(str(token).replace("_", "")), str(token), _token_span(token))
-
-    def NAME(self, token):
-        return ast.Name(str(token), _token_span(token))
-
-    def QMARK(self, token):
-        return ast.Unknown(_token_span(token))
-
-    def SHAPE(self, token):
-        def dim(digits):
+    def _terminal(self, token):
+        def checked(digits):  # E005 on the token for a literal too large
             return _int(Token("INT", digits, line=token.line, column=token.column, end_line=token.end_line,
                               end_column=token.end_column), self.bag)
-        return ast.ShapeLit(shape_dims(str(token), dim), str(token), _token_span(token))
+        return value_node(token.type, str(token), _token_span(token), checked)
+
+    INT = FLOAT = NAME = QMARK = SHAPE = _terminal
 
     def LAYER_STMT(self, token):  # noqa: N802 - statements the lexer built (nnlang.lexer)
         return token.value

@@ -368,14 +368,10 @@ def compile_example(code: str):
         compilation = compile_path(path)
     compilation.source = Source(compilation.source.text, EXAMPLE_NAME)
     if doc.command[:1] == ("export",) and compilation.ok:
-        import importlib
+        from .emit.codegen import ExportError, exporter
 
-        from .emit.codegen import ExportError
-
-        target = doc.command[doc.command.index("--to") + 1]
-        emitter = importlib.import_module(f".emit.{target}", __package__)
         try:
-            emitter.export(compilation.program, None, source_lines=compilation.source.lines,
+            exporter(doc.command[doc.command.index("--to") + 1]).export(compilation.program, None, source_lines=compilation.source.lines,
                            file_name=EXAMPLE_NAME, numbers=compilation.program)
         except ExportError as error:
             compilation.diagnostics.extend([error.diagnostic()])

@@ -40,7 +40,7 @@ def export(file, target, output, models, convention):
     """Write PyTorch or Keras code that builds the models of FILE."""
     from ..cli import compile_or_exit, print_diagnostics, write_output
     from ..diagnostics import render
-    from ..emit.codegen import ExportError
+    from ..emit.codegen import ExportError, exporter
 
     compilation = compile_or_exit(file, convention)
     if print_diagnostics(compilation, False):
@@ -61,10 +61,7 @@ def export(file, target, output, models, convention):
 
             hint = suggest(name, names)
             _fail(f"{file} has no model '{name}'" + (f"; {hint}" if hint else "") + f" (models: {', '.join(names)})")
-    if target == "pytorch":
-        from ..emit import pytorch as emitter
-    else:
-        from ..emit import keras as emitter
+    emitter = exporter(target)
     try:
         result = emitter.export(program, list(dict.fromkeys(models)) or None, source_lines=compilation.source.lines,
                                 file_name=str(file), numbers=numbers)

@@ -7,14 +7,51 @@ Nothing here imports torch or keras: only the generated code does.
 
 from __future__ import annotations
 
+import importlib
 import keyword
 import re
 from contextlib import contextmanager
 from typing import Iterable, Optional
 
+import attrs
+
 from .. import ir
 from ..layers.base import resolve_padding, window_output
 from ..source import Span
+
+
+@attrs.define
+class Export:
+    """The generated file and what was generated for each model (the framework's ModelExport)."""
+
+    code: str
+    models: list
+
+
+class Emitter:
+    """What an exporter knows while it writes one file; each framework's subclass writes it."""
+
+    def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = "",
+                 numbers: Optional[ir.Program] = None):
+        self.program = program
+        # the counts quoted in docstrings, as the target framework counts them (its convention)
+        self.numbers = numbers if numbers is not None else program
+        self.source_lines = source_lines or []
+        self.file_name = file_name
+
+    def render(self, models: list) -> Export:
+        raise NotImplementedError
+
+
+def export_with(emitter: type, program: ir.Program, names: Optional[list], **context) -> Export:
+    """Code for the models of `program` (all of them, or those named); raises ExportError."""
+    models = list(program.models) if not names else [program.model(name) for name in names]
+    return emitter(program, **context).render(models)
+
+
+def exporter(target: str):
+    """The module that exports to `target` ("pytorch" or "keras"): its export() writes the code."""
+    return importlib.import_module(f"{__package__}.{target}")
 
 
 class ExportError(Exception):

@@ -21,8 +21,8 @@ import attrs
 
 from .. import ir
 from ..layers.base import resolve_padding
-from .codegen import (Code, Names, activation_of, call, check_exportable, ceil_changes_size, dims,
-                      keras_transpose_output_padding, merge_children, refuse)
+from .codegen import (Code, Emitter, Export, Names, activation_of, call, check_exportable, ceil_changes_size, dims,
+                      export_with, keras_transpose_output_padding, merge_children, refuse)
 
 FRAMEWORK = "Keras"
 
@@ -46,19 +46,10 @@ class ModelExport:
     layers: dict = attrs.Factory(dict)  # layer index -> names of the Keras layers it became (the last gives the output)
 
 
-@attrs.define
-class Export:
-    code: str
-    models: list
-
-
-class _Emitter:
+class _Emitter(Emitter):
     def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = "",
                  numbers: Optional[ir.Program] = None):
-        self.program = program
-        self.numbers = numbers if numbers is not None else program
-        self.source_lines = source_lines or []
-        self.file_name = file_name
+        super().__init__(program, source_lines, file_name, numbers)
         self.functions = Names({"keras", "layers"})
 
     def render(self, models: list) -> Export:
@@ -405,5 +396,4 @@ def _shape(shape) -> str:
 def export(program: ir.Program, names: Optional[list] = None, *, source_lines: Optional[list] = None,
            file_name: str = "", numbers: Optional[ir.Program] = None) -> Export:
     """Keras code for the models of `program` (all of them, or those named); raises ExportError."""
-    models = list(program.models) if not names else [program.model(name) for name in names]
-    return _Emitter(program, source_lines, file_name, numbers).render(models)
+    return export_with(_Emitter, program, names, source_lines=source_lines, file_name=file_name, numbers=numbers)

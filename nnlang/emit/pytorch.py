@@ -23,8 +23,8 @@ from typing import Optional
 import attrs
 
 from .. import ir
-from .codegen import (Code, Names, Raw, activation_of, call, camel, check_exportable, ceil_changes_size,
-                      dims, merge_children, py, refuse, transpose_crops, window_pads)
+from .codegen import (Code, Emitter, Export, Names, Raw, activation_of, call, camel, check_exportable,
+                      ceil_changes_size, dims, export_with, merge_children, py, refuse, transpose_crops, window_pads)
 
 FRAMEWORK = "PyTorch"
 
@@ -184,12 +184,6 @@ class ModelExport:
     layouts: dict = attrs.Factory(dict)  # layer index -> layout of the module's output ("cf" / "cl")
 
 
-@attrs.define
-class Export:
-    code: str
-    models: list
-
-
 @attrs.frozen
 class _Tensor:
     var: str
@@ -250,13 +244,10 @@ def _permute(rank: int, to: str) -> str:
     return ", ".join(str(a) for a in order)
 
 
-class _Emitter:
+class _Emitter(Emitter):
     def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = "",
                  numbers: Optional[ir.Program] = None):
-        self.program = program
-        self.numbers = numbers if numbers is not None else program
-        self.source_lines = source_lines or []
-        self.file_name = file_name
+        super().__init__(program, source_lines, file_name, numbers)
         self.helpers: set = set()
         self.classes: list[_Scope] = []
         self.class_names = Names(MODULE_NAMES)
@@ -726,12 +717,4 @@ def _nn_shape(shape) -> str:
 def export(program: ir.Program, names: Optional[list] = None, *, source_lines: Optional[list] = None,
            file_name: str = "", numbers: Optional[ir.Program] = None) -> Export:
     """PyTorch code for the models of `program` (all of them, or those named); raises ExportError."""
-    models = _pick(program, names)
-    emitter = _Emitter(program, source_lines, file_name, numbers)
-    return emitter.render(models)
-
-
-def _pick(program: ir.Program, names) -> list:
-    if not names:
-        return list(program.models)
-    return [program.model(name) for name in names]
+    return export_with(_Emitter, program, names, source_lines=source_lines, file_name=file_name, numbers=numbers)

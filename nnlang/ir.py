@@ -114,22 +114,9 @@ class Model:
         found: dict = {}
 
         def walk(group) -> Totals:
-            trainable = non_trainable = macs = pool_ops = count = 0
-            for child in group.children:
-                if isinstance(child, Group):
-                    inner = walk(child)
-                    trainable += inner.trainable
-                    non_trainable += inner.non_trainable
-                    macs += inner.macs
-                    pool_ops += inner.pool_ops
-                    count += inner.layers
-                else:
-                    trainable += child.trainable.value
-                    non_trainable += child.non_trainable.value
-                    macs += child.macs.value
-                    pool_ops += child.pool_ops.value
-                    count += 1
-            totals = found[id(group)] = Totals(trainable, non_trainable, macs, pool_ops, count)
+            inner = [walk(child) for child in group.children if isinstance(child, Group)]
+            own = Totals.of(child for child in group.children if not isinstance(child, Group))
+            totals = found[id(group)] = Totals(*map(sum, zip(own, *inner))) if inner else own
             return totals
 
         if self.root is not None:

@@ -15,6 +15,9 @@ def title(column: Column, options: Options) -> str:
     return column.title
 
 
+_COUNTS = frozenset({Column.PARAMS, Column.TRAINABLE, Column.NON_TRAINABLE, Column.MACS, Column.POOL_OPS})
+
+
 def cell(row: Row, column: Column, options: Options) -> str:
     if column is Column.LAYER:
         kind = row.type + (f", {row.activation}" if row.activation else "")
@@ -22,18 +25,10 @@ def cell(row: Row, column: Column, options: Options) -> str:
         return f"{'  ' * row.depth}{row.name} ({kind}){mark}"
     if column is Column.OUTPUT:
         return shape_with_batch(row.output_shape, options.batch)
-    if column is Column.PARAMS:
-        return f"{row.params:,}"
-    if column is Column.TRAINABLE:
-        return f"{row.trainable:,}"
-    if column is Column.NON_TRAINABLE:
-        return f"{row.non_trainable:,}"
-    if column is Column.MACS:
-        return f"{row.macs:,}"
+    if column in _COUNTS:  # a count the row holds under the column's key
+        return f"{getattr(row, column.key):,}"
     if column is Column.FLOPS:
         return f"{row.ops(options.ops if options.ops != 'macs' else 'flops'):,}"
-    if column is Column.POOL_OPS:
-        return f"{row.pool_ops:,}"
     if column is Column.MEMORY:
         values = elements(row.output_shape)
         if values is None:

@@ -243,21 +243,17 @@ class _Emitter(Emitter):
         return self._conv(node, a, name, 3)
 
     def _k_depthwise2d(self, node, a, name):
-        self._check_dilated_stride(node)
-        steps = self._explicit_padding(node, name, 2)
-        stride, dilation = dims(a["s"]), dims(a["dilation"])
-        ctor = call("layers.DepthwiseConv2D", dims(a["k"]), strides=None if stride == 1 else stride,
-                    padding=self._padding_word(node),
-                    depth_multiplier=None if a["multiplier"] == 1 else a["multiplier"],
-                    dilation_rate=None if dilation == 1 else dilation,
-                    activation=self._activation_keyword(node), use_bias=None if a["bias"] else False, name=name)
-        return steps + [(ctor, name)]
+        return self._depthwise("layers.DepthwiseConv2D", node, a, name)
 
     def _k_separable2d(self, node, a, name):
+        return self._depthwise("layers.SeparableConv2D", node, a, name, a["filters"])
+
+    def _depthwise(self, cls: str, node, a, name, *filters):
+        """DepthwiseConv2D, or SeparableConv2D (its filters first): the same options."""
         self._check_dilated_stride(node)
         steps = self._explicit_padding(node, name, 2)
         stride, dilation = dims(a["s"]), dims(a["dilation"])
-        ctor = call("layers.SeparableConv2D", a["filters"], dims(a["k"]), strides=None if stride == 1 else stride,
+        ctor = call(cls, *filters, dims(a["k"]), strides=None if stride == 1 else stride,
                     padding=self._padding_word(node),
                     depth_multiplier=None if a["multiplier"] == 1 else a["multiplier"],
                     dilation_rate=None if dilation == 1 else dilation,

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from helpers_nnc import EXAMPLES, nnc_json, run_nnc
+from nnlang.driver import compile_text
 
 STRIDE2 = EXAMPLES / "exam_stride2_convs.nn"
 EXAM = EXAMPLES / "exam_cnn_rgb28.nn"
@@ -170,3 +171,20 @@ def test_latex_compiles_in_a_plain_document(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("text", [
+    *[path.read_text() for path in sorted(EXAMPLES.glob("*.nn"))],
+    "model chain {\n    input 8x8x4\n    repeat 6 { conv2d 4 k=3 pad=same relu; batchnorm }\n    flatten\n}\n",
+])
+def test_shared_json_encoding_is_each_layers_own(text):
+    """The JSON report encodes layers equal but for name, path and line once: every line must
+    still be that layer's own layer_json."""
+    import json
+
+    from nnlang.emit.json import _encoded_layers, layer_json
+
+    program = compile_text(text).program
+    for model in program.models:
+        lines = _encoded_layers(model.layers)
+        assert [json.loads(line) for line in lines] == [layer_json(node) for node in model.layers]

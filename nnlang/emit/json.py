@@ -13,6 +13,8 @@ def _shape(shape):
 
 
 def layer_json(node: ir.LayerNode) -> dict:
+    """One layer of the report. Everything but name, path and line must come from the node's
+    fields in _encoded_layers' key (it shares the encoding of layers equal in those)."""
     data = {
         "name": node.name,
         "type": node.kind,

@@ -58,23 +58,25 @@ def written_chain(layers: int) -> str:
     return "model written {\n    input 32x32x16\n" + "\n".join(lines) + "\n}\n"
 
 
+#: Inception-like blocks nested three levels: 10 layers per call of `outer`.
+NESTED_BLOCKS = (
+    "block inner(c) {\n    add {\n        branch { conv2d c k=1; batchnorm }\n        branch {}\n    }\n}\n"
+    "block middle(c) {\n    concat {\n        branch a { inner(c) }\n        branch b { conv2d c k=3 pad=same; "
+    "inner(c) }\n    }\n    conv2d c k=1\n}\n"
+    "block outer(c) {\n    middle(c)\n    activation relu\n}\n"
+)
+
+
 def written_branches(layers: int) -> str:
-    """The nested blocks of `branches`, each call written on its own line."""
+    """The nested blocks, each call written on its own line."""
     calls = max(1, layers // 10)
-    head = branches(layers).split("model nested")[0]
-    return head + "model nested {\n    input 8x8x16\n" + "    outer(16)\n" * calls + "}\n"
+    return NESTED_BLOCKS + "model nested {\n    input 8x8x16\n" + "    outer(16)\n" * calls + "}\n"
 
 
 def branches(layers: int) -> str:
-    """Inception-like blocks nested three levels: 10 layers per call of `outer`."""
+    """The nested blocks, called by a repeat."""
     calls = max(1, layers // 10)
-    return (
-        "block inner(c) {\n    add {\n        branch { conv2d c k=1; batchnorm }\n        branch {}\n    }\n}\n"
-        "block middle(c) {\n    concat {\n        branch a { inner(c) }\n        branch b { conv2d c k=3 pad=same; "
-        "inner(c) }\n    }\n    conv2d c k=1\n}\n"
-        "block outer(c) {\n    middle(c)\n    activation relu\n}\n"
-        f"model nested {{\n    input 8x8x16\n    repeat {calls} {{ outer(16) }}\n}}\n"
-    )
+    return NESTED_BLOCKS + f"model nested {{\n    input 8x8x16\n    repeat {calls} {{ outer(16) }}\n}}\n"
 
 
 def phases(path: Path) -> dict:

@@ -164,24 +164,37 @@ def torch_measure(text: str):
     return export, layers, models
 
 
-def torch_problems(text: str, code_out: list | None = None) -> list[str] | None:
-    """Disagreements between nnc (--convention pytorch) and the exported PyTorch modules;
-    None when the exporter refused (with an allowed reason)."""
+def _measured(framework: str, measure, text: str, code_out: list | None):
+    """(export, models measured, walk) where walk yields (made, nnc's model, its layers as
+    (node, where, measured layer or None)); None when the exporter refused (with an allowed reason)."""
     try:
-        export, layers, models = torch_measure(text)
+        export, layers, models = measure(text)
     except ExportError as error:
-        refused("pytorch", error)
+        refused(framework, error)
         return None
     if code_out is not None:
         code_out.append(export.code)
-    counted = nnc(text, "pytorch").program
-    problems = []
-    for made in export.models:
-        model = counted.model(made.name)
+    counted = nnc(text, framework).program
+
+    def layer_walk(made, model):
         measured = layers[made.name]
         for node in model.layers:
-            where = f"{made.name}/{'/'.join((*node.path, node.name))} ({node.kind})"
-            got = measured.get(node.index)
+            yield node, f"{made.name}/{'/'.join((*node.path, node.name))} ({node.kind})", measured.get(node.index)
+
+    walk = ((made, counted.model(made.name), layer_walk(made, counted.model(made.name))) for made in export.models)
+    return export, models, walk
+
+
+def torch_problems(text: str, code_out: list | None = None) -> list[str] | None:
+    """Disagreements between nnc (--convention pytorch) and the exported PyTorch modules;
+    None when the exporter refused (with an allowed reason)."""
+    found = _measured("pytorch", torch_measure, text, code_out)
+    if found is None:
+        return None
+    export, models, walk = found
+    problems = []
+    for made, model, layer_problems in walk:
+        for node, where, got in layer_problems:
             if got is None or got.runs != 1:
                 problems.append(f"{where}: its module ran {0 if got is None else got.runs} times")
                 continue
@@ -273,21 +286,13 @@ def keras_measure(text: str):
 def keras_problems(text: str, code_out: list | None = None) -> list[str] | None:
     """Disagreements between nnc (--convention keras) and the exported Keras models;
     None when the exporter refused (with an allowed reason)."""
-    try:
-        export, layers, models = keras_measure(text)
-    except ExportError as error:
-        refused("keras", error)
+    found = _measured("keras", keras_measure, text, code_out)
+    if found is None:
         return None
-    if code_out is not None:
-        code_out.append(export.code)
-    program = nnc(text, "keras").program
+    export, models, walk = found
     problems = []
-    for made in export.models:
-        model = program.model(made.name)
-        measured = layers[made.name]
-        for node in model.layers:
-            where = f"{made.name}/{'/'.join((*node.path, node.name))} ({node.kind})"
-            got = measured.get(node.index)
+    for made, model, layer_problems in walk:
+        for node, where, got in layer_problems:
             if got is None:
                 problems.append(f"{where}: no Keras layer for this layer")
                 continue

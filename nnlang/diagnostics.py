@@ -7,6 +7,7 @@ going, so one run shows every error of a file.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, NamedTuple
 
 import attrs
@@ -165,23 +166,51 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
     return f"did you mean '{lowered[matches[0]]}'?" if matches else ""
 
 
+#: Characters a terminal may act on rather than show: C0 and C1 controls (escape sequences
+#: that set the window title, write the clipboard or change colours begin with one), DEL,
+#: and the bidirectional controls that reorder what is shown ("Trojan Source").
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                     "\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal could act on shown as an escape (`\\x1b`),
+    tabs as one space: safe to print, whatever the file held."""
+    text = text.replace("\t", " ")
+    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
+def _printable_line(text: str, column: int) -> tuple[str, int]:
+    """The source line made printable, and where 1-based `column` lands in it."""
+    before = printable(text[: column - 1])
+    return before + printable(text[column - 1:]), len(before) + 1
+
+
 def render(diagnostic: Diagnostic, source: Source) -> str:
-    """`file:line:col: severity[CODE]: message`, the source line and a caret."""
+    """`file:line:col: severity[CODE]: message`, the source line and a caret. Text from the
+    file (its name, the line, names quoted in messages) is shown with control characters escaped."""
     span = diagnostic.span
+    message = printable(diagnostic.message)
+    notes = [printable(n) for n in diagnostic.notes]
+    name = printable(source.name)
     if not span.line:
-        head = f"{source.name}: {diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}"
-        return "\n".join([head] + [f"  = {n}" for n in diagnostic.notes])
-    head = f"{source.name}:{span.line}:{span.column}: {diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}"
-    text = source.line_text(span.line).expandtabs(1)
-    if len(text) > 200:  # keep the gutter readable for very long lines
-        start = max(0, span.column - 60)
-        text = ("..." if start else "") + text[start : start + 160] + "..."
-        column = span.column - start + (3 if start else 0)
-    else:
-        column = span.column
+        head = f"{name}: {diagnostic.severity}[{diagnostic.code}]: {message}"
+        return "\n".join([head] + [f"  = {n}" for n in notes])
+    head = f"{name}:{span.line}:{span.column}: {diagnostic.severity}[{diagnostic.code}]: {message}"
+    line = source.line_text(span.line)
+    text, column = _printable_line(line, span.column)
     width = 1
     if span.end_line == span.line and span.end_column > span.column:
-        width = span.end_column - span.column
+        width = _printable_line(line, span.end_column)[1] - column
+    if len(text) > 200:  # keep the gutter readable for very long lines
+        start = max(0, column - 60)
+        text = ("..." if start else "") + text[start : start + 160] + "..."
+        column = column - start + (3 if start else 0)
     width = max(1, min(width, max(1, len(text) - column + 1)))
     gutter = " " * len(str(span.line))
     lines = [
@@ -190,7 +219,7 @@ def render(diagnostic: Diagnostic, source: Source) -> str:
         f"{span.line} | {text}",
         f"{gutter} | {' ' * (column - 1)}{'^' * width}",
     ]
-    lines += [f"{gutter} = {note}" for note in diagnostic.notes]
+    lines += [f"{gutter} = {note}" for note in notes]
     return "\n".join(lines)
 
 

@@ -100,8 +100,10 @@ class NnLexer(Lexer):
         """(type, text, offset, line, column) of every token that is not ignored."""
         keywords = self.keywords
         line, line_start, pos = 1, 0, 0
-        for match in self.regex.finditer(text):
-            if match.start() != pos:
+        match_at = self.regex.match  # anchored at pos: never searches ahead past an invalid character
+        while True:
+            match = match_at(text, pos)
+            if match is None:
                 break
             kind = match.lastgroup
             start = match.start(kind)

@@ -87,7 +87,21 @@ def totals_lines(model: ir.Model, options: Options) -> list[str]:
 
 
 def memory_lines(model: ir.Model, options: Options) -> list[str]:
-    """The itemised memory section (--memory)."""
+    """The itemised memory section (--memory), as aligned text lines."""
+    rows = memory_rows(model, options)
+    width = max(len(r[0]) for r in rows)
+    number = max(len(r[1]) for r in rows)
+    out = []
+    for label, value, how in rows:
+        if not value:
+            out.append(label)
+        else:
+            out.append(f"  {label.ljust(width)}  {value.rjust(number)}   {how}")
+    return out
+
+
+def memory_rows(model: ir.Model, options: Options) -> list[tuple[str, str, str]]:
+    """The itemised memory section (--memory): (label, amount, how) per line; a heading has no amount."""
     report: MemoryReport = memory_report(model, options)
     unit = "MB = 10^6 bytes" if options.units == "si" else "MiB = 2^20 bytes"
     rows = [
@@ -107,12 +121,4 @@ def memory_lines(model: ir.Model, options: Options) -> list[str]:
         (f"Training, batch {report.batch}, {report.optimizer}", "", ""),
     ]
     rows += [("  " + line.label, report.scaled(line.bytes), line.how) for line in report.training]
-    width = max(len(r[0]) for r in rows)
-    number = max(len(r[1]) for r in rows)
-    out = []
-    for label, value, how in rows:
-        if not value:
-            out.append(label)
-        else:
-            out.append(f"  {label.ljust(width)}  {value.rjust(number)}   {how}")
-    return out
+    return rows

@@ -20,7 +20,8 @@ def _apply(function: str, inner: str) -> str:
 
 
 def _dims(*values) -> str:
-    return r" \times ".join(str(v) for v in values)
+    """Sizes joined by \\times; a size unknown until run time is written `?`."""
+    return r" \times ".join("?" if v is None else str(v) for v in values)
 
 
 def model_equation(model: ir.Model) -> str:

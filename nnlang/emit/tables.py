@@ -7,7 +7,7 @@ import html
 import io
 
 from ..report import Column, Options, columns_for, rows
-from .common import cell, explanation, memory_lines, title, totals_lines
+from .common import cell, explanation, memory_lines, memory_rows, title, totals_lines
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -81,6 +81,15 @@ def _latex(program, options: Options) -> str:
                                  rf"\footnotesize $=$ \texttt{{{latex_escape(text)}}}}} \\")
         lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
         lines += [latex_escape(line) + r" \\" for line in totals_lines(model, options)]
+        if options.memory:
+            lines += ["", r"\begin{tabular}{lrl}", r"\toprule"]
+            for label, value, how in memory_rows(model, options):
+                if value:
+                    lines.append(rf"\hspace{{1em}}{latex_escape(label.strip())} & {latex_escape(value)} & "
+                                 rf"{latex_escape(how)} \\")
+                else:
+                    lines.append(rf"\multicolumn{{3}}{{l}}{{{latex_escape(label)}}} \\")
+            lines += [r"\bottomrule", r"\end{tabular}"]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 

@@ -58,7 +58,7 @@ def coerce(spec: Arg, value, axes: int):
             raise BadValue(f"{spec.name} must be an integer or a shape such as 3x3, got {_show(value)}")
         if len(value) != axes:
             raise BadValue(f"{spec.name} needs {axes} value(s), one per axis, got {_show(value)}")
-        minimum = 0 if spec.name == "output_padding" else 1
+        minimum = spec.minimum
         if any(v < minimum for v in value):
             raise BadValue(f"{spec.name} must be {'non-negative' if minimum == 0 else 'positive'}, got {_show(value)}")
         return value
@@ -67,10 +67,9 @@ def coerce(spec: Arg, value, axes: int):
             return value
         if isinstance(value, str):
             raise BadValue(f"{spec.name} must be valid, same, an integer or HxW, got {_show(value)}")
-        dims = coerce(Arg(spec.name, "dims", doc=spec.doc, aliases=("output_padding",)), value, axes) if not (
-            isinstance(value, int) and value == 0) else (0,) * axes
-        if any(v < 0 for v in dims):
-            raise BadValue(f"{spec.name} must not be negative")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise BadValue(f"{spec.name} must not be negative, got {value}")
+        dims = coerce(Arg(spec.name, "dims", doc=spec.doc, minimum=0), value, axes)
         return dims[0] if len(set(dims)) == 1 else dims
     if kind == "padding4":
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -104,7 +103,7 @@ def coerce(spec: Arg, value, axes: int):
                                                    for v in value):
             raise BadValue(f"{spec.name} must be a shape such as 28x28x3 or (28, 28, 3), got {_show(value)}")
         for v in value:
-            if v is not None and v <= 0 and not (v == -1 and spec.name == "target"):
+            if v is not None and v <= 0 and not (v == -1 and spec.inferred_entry):
                 raise BadValue(f"{spec.name}: sizes must be positive, got {_show(value)}")
         return value
     raise AssertionError(f"unknown argument type {kind}")

@@ -42,6 +42,10 @@ class Arg:
     choices: tuple = ()
     aliases: tuple = ()
     required: bool = False
+    #: dims and pad: the smallest value an entry may take (a kernel or stride 1, a padding 0).
+    minimum: int = 1
+    #: shape: whether one entry may be -1, the size inferred from the others (reshape).
+    inferred_entry: bool = False
 
 
 class Args(dict):

@@ -146,7 +146,7 @@ class Conv2DTranspose(_Windowed):
         Arg("s", "dims", 1, "stride", aliases=("stride", "strides")),
         Arg("pad", "pad", "valid", "valid, same (output = input*stride), or N cropped from each side (PyTorch)",
             aliases=("padding",)),
-        Arg("output_padding", "dims", 0, "extra rows/columns added on one side (PyTorch)"),
+        Arg("output_padding", "dims", 0, "extra rows/columns added on one side (PyTorch)", minimum=0),
         Arg("bias", "bool", True, "add a bias per output channel", aliases=("use_bias",)),
     )
 

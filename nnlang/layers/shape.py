@@ -37,7 +37,7 @@ class Reshape(LayerKind):
     aliases = ("Reshape", "view")
     family = "reshape"
     summary = "reshapes to a target shape (one entry may be -1: inferred)"
-    positional = (Arg("target", "shape", None, "target shape, e.g. 4x4x64 or (-1, 64)", required=True),)
+    positional = (Arg("target", "shape", None, "target shape, e.g. 4x4x64 or (-1, 64)", required=True, inferred_entry=True),)
 
     def infer(self, shape, a: Args, ctx: Context):
         target = list(a.target)

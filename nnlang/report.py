@@ -321,6 +321,15 @@ class ModelComparison(NamedTuple):
     rows: tuple  # CompareRow: totals first, then shared blocks and branches
 
 
+def comparisons(program: ir.Program, options: Options) -> list[ModelComparison]:
+    """The file's `compare` statements: `compare A, B, C` sets B and C each beside A."""
+    out = []
+    for comparison in program.comparisons:
+        first = program.model(comparison.names[0])
+        out += [compare(first, program.model(name), options) for name in comparison.names[1:]]
+    return out
+
+
 def compare(left: ir.Model, right: ir.Model, options: Options) -> ModelComparison:
     """Side-by-side figures of two models, and of the blocks and branches they share by path."""
     lt, rt = left.totals(), right.totals()

@@ -138,12 +138,11 @@ def model_json(model: ir.Model, options: Options) -> dict:
     return data
 
 
-def _comparison(program, names, options: Options) -> dict:
-    from ..report import compare
+def _comparisons(program, options: Options) -> list:
+    from ..report import comparisons
     from .compare import json_data
 
-    left, right = (program.model(name) for name in names[:2])
-    return json_data(compare(left, right, options))
+    return [json_data(comparison) for comparison in comparisons(program, options)]
 
 
 def render(program, diagnostics, options: Options, source_name: str) -> str:
@@ -157,7 +156,7 @@ def render_pieces(program, diagnostics, options: Options, source_name: str):
         "file": source_name,
         "convention": options.convention,
         "models": [model_json(m, options) for m in program.models] if program else [],
-        "comparisons": [_comparison(program, c.names, options) for c in program.comparisons] if program else [],
+        "comparisons": _comparisons(program, options) if program else [],
         "diagnostics": [dict(d.to_json(), file=source_name) for d in diagnostics],
     }
     yield from _pieces(document)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 
-from ..report import Column, Options, columns_for, rows
+from ..report import Column, Options, columns_for, comparisons, rows
+from . import compare
 from .common import cell, explanation, memory_lines, memory_rows, title, totals_lines
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -15,6 +17,24 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 
 def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+#: What CommonMark (with GFM tables) could read as markup inside a table cell or a list item;
+#: an underscore between letters or digits (conv2d_1) never is.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def markdown_escape(text: str) -> str:
+    """`text` as CommonMark shows it written: markup characters backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), text)
+
+
+def markdown_code(text: str) -> str:
+    """`text` as an inline code span: a fence longer than any run of backticks inside, and `|`
+    escaped, as a GFM table cell requires even in code."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
 
 
 def _body(model, options: Options):
@@ -27,22 +47,23 @@ def _markdown(program, options: Options) -> str:
     parts = []
     for model in program.models:
         columns, body = _body(model, options)
-        lines = [f"### Model `{model.name}`", ""]
-        lines.append("| " + " | ".join(title(c, options) for c in columns) + " |")
+        lines = [f"### Model {markdown_code(model.name)}", ""]
+        lines.append("| " + " | ".join(markdown_escape(title(c, options)) for c in columns) + " |")
         lines.append("|" + "|".join("---:" if c.numeric else "---" for c in columns) + "|")
         for row, values in body:
-            values = [v.replace("|", "\\|") for v in values]
+            values = [markdown_escape(v) for v in values]
             if columns[0] is Column.LAYER:
                 values[0] = "&nbsp;" * (2 * row.depth) + values[0].strip()
             lines.append("| " + " | ".join(values) + " |")
             if options.explain:
-                lines += [f"|{'&nbsp;' * (2 * row.depth + 2)}= {text} |" + " |" * (len(columns) - 1)
+                lines += [f"|{'&nbsp;' * (2 * row.depth + 2)}= {markdown_code(text)} |" + " |" * (len(columns) - 1)
                           for text in explanation(row)]
         lines.append("")
-        lines += [f"- {line}" for line in totals_lines(model, options)]
+        lines += [f"- {markdown_escape(line)}" for line in totals_lines(model, options)]
         if options.memory:
             lines += ["", "```", *memory_lines(model, options), "```"]
         parts.append("\n".join(lines))
+    parts += [compare.markdown(c, options) for c in comparisons(program, options)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -57,40 +78,70 @@ def _csv(program, options: Options) -> str:
             writer.writerow([model.name, row.depth, row.name, row.type, shape, row.params, row.trainable,
                              row.non_trainable, row.macs, row.ops("flops" if options.ops == "macs" else options.ops),
                              row.pool_ops, row.kernel, row.stride, row.padding, row.activation])
+    found = comparisons(program, options)
+    if found:  # a second table, after an empty line, with its own header
+        buffer.write("\n")
+        writer.writerow(compare.CSV_HEADER)
+        for comparison in found:
+            writer.writerows(compare.csv_rows(comparison))
     return buffer.getvalue()
 
 
+#: Sizes such as 5x5x3 or 1x1, typeset with multiplication signs.
+_LATEX_DIMS = re.compile(r"[0-9?]+(?:x[0-9?]+)+")
+
+
+def _latex_cell(text: str) -> str:
+    text = text.strip()
+    if _LATEX_DIMS.fullmatch(text):
+        return "$" + r"\times ".join(text.split("x")) + "$"
+    return latex_escape(text)
+
+
 def _latex(program, options: Options) -> str:
-    """booktabs tables; they compile in a plain article with \\usepackage{booktabs}."""
-    parts = ["% nnc report: needs \\usepackage{booktabs} in the preamble"]
+    """One longtable per model (it breaks across pages, the header repeated on each, the
+    totals inside it), in a size that fits an A4 page with 2 cm margins. Needs
+    \\usepackage{booktabs,longtable}."""
+    parts = ["% nnc report: needs \\usepackage{booktabs,longtable} in the preamble"]
     for model in program.models:
         columns, body = _body(model, options)
+        width = len(columns)
         spec = "".join("r" if c.numeric else "l" for c in columns)
-        lines = [r"\begin{table}[htbp]", r"\centering", r"\small",
-                 rf"\caption{{Model \texttt{{{latex_escape(model.name)}}}}}",
-                 rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-                 " & ".join(latex_escape(title(c, options)) for c in columns) + r" \\", r"\midrule"]
+        header = " & ".join(latex_escape(title(c, options)) for c in columns) + r" \\"
+        lines = [r"\begingroup", r"\footnotesize", r"\setlength{\tabcolsep}{4pt}",
+                 rf"\begin{{longtable}}{{@{{}}{spec}@{{}}}}",
+                 rf"\caption{{Model \texttt{{{latex_escape(model.name)}}}}} \\",
+                 r"\toprule", header, r"\midrule", r"\endfirsthead",
+                 rf"\multicolumn{{{width}}}{{@{{}}l}}{{\emph{{Model \texttt{{{latex_escape(model.name)}}}, "
+                 r"continued}} \\", r"\toprule", header, r"\midrule", r"\endhead",
+                 rf"\midrule \multicolumn{{{width}}}{{@{{}}r@{{}}}}{{\emph{{continued on the next page}}}} \\",
+                 r"\endfoot", r"\endlastfoot"]
         for row, values in body:
-            escaped = [latex_escape(v.strip()) for v in values]
+            escaped = [_latex_cell(v) for v in values]
             if columns[0] is Column.LAYER and row.depth:
                 escaped[0] = rf"\hspace{{{row.depth}em}}" + escaped[0]
-            lines.append(" & ".join(escaped) + r" \\")
-            if options.explain:
-                for text in explanation(row):
-                    lines.append(rf"\multicolumn{{{len(columns)}}}{{l}}{{\hspace{{{row.depth + 1}em}}"
-                                 rf"\footnotesize $=$ \texttt{{{latex_escape(text)}}}}} \\")
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
-        lines += [latex_escape(line) + r" \\" for line in totals_lines(model, options)]
+            worked = explanation(row) if options.explain else []
+            # `\\*`: no page break between a layer and its formulas, nor inside the totals
+            lines.append(" & ".join(escaped) + (r" \\*" if worked else r" \\"))
+            lines += [rf"\multicolumn{{{width}}}{{@{{}}l@{{}}}}{{\hspace{{{row.depth + 1}em}}\scriptsize $=$ "
+                      rf"\texttt{{{latex_escape(text)}}}}} " + (r"\\*" if number < len(worked) else r"\\")
+                      for number, text in enumerate(worked, 1)]
+        lines.append(r"\midrule")
+        totals = totals_lines(model, options)
+        lines += [rf"\multicolumn{{{width}}}{{@{{}}l@{{}}}}{{{latex_escape(line)}}} "
+                  + (r"\\*" if number < len(totals) else r"\\") for number, line in enumerate(totals, 1)]
+        lines += [r"\bottomrule", r"\end{longtable}", r"\endgroup"]
         if options.memory:
-            lines += ["", r"\begin{tabular}{lrl}", r"\toprule"]
+            lines += ["", r"\begin{center}", r"\footnotesize", r"\begin{tabular}{@{}lrl@{}}", r"\toprule"]
             for label, value, how in memory_rows(model, options):
                 if value:
                     lines.append(rf"\hspace{{1em}}{latex_escape(label.strip())} & {latex_escape(value)} & "
                                  rf"{latex_escape(how)} \\")
                 else:
-                    lines.append(rf"\multicolumn{{3}}{{l}}{{{latex_escape(label)}}} \\")
-            lines += [r"\bottomrule", r"\end{tabular}"]
+                    lines.append(rf"\multicolumn{{3}}{{@{{}}l}}{{{latex_escape(label)}}} \\")
+            lines += [r"\bottomrule", r"\end{tabular}", r"\end{center}"]
         parts.append("\n".join(lines))
+    parts += [compare.latex(c, options) for c in comparisons(program, options)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -136,6 +187,7 @@ def _html(program, options: Options, source_name: str) -> str:
                    + "</ul>")
         if options.memory:
             out.append("<pre>" + esc("\n".join(memory_lines(model, options))) + "</pre>")
+    out += [compare.html(c, options) for c in comparisons(program, options)]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 

@@ -61,11 +61,9 @@ def model_text(model: ir.Model, options: Options, ascii_only: bool = False) -> s
 
 
 def render(program, options: Options, ascii_only: bool = False) -> str:
-    from ..report import compare
+    from ..report import comparisons
     from . import compare as emit_compare
 
     parts = [model_text(m, options, ascii_only) for m in program.models]
-    for comparison in program.comparisons:
-        left, right = (program.model(name) for name in comparison.names[:2])
-        parts.append(emit_compare.text(compare(left, right, options), options))
+    parts += [emit_compare.text(comparison, options) for comparison in comparisons(program, options)]
     return "\n\n".join(parts) + "\n" if parts else ""

@@ -1,12 +1,20 @@
 """What the PyTorch and Keras exporters share: a small code builder, names that
-are valid Python, the geometry of padding, and the error for a construct a
+are valid Python, text from the input written as Python source (string literals,
+docstrings, comments), the geometry of padding, and the error for a construct a
 framework cannot express.
+
+Text that comes from the input (the file's path, model, block, branch and layer
+names, a statement quoted from the source) reaches the generated code only
+through `string_literal`, `docstring`, `comment` and `Names.take`, so that no
+name or path can end a string or a comment early, make the file a syntax error
+or a warning, or run anything when the module is imported.
 
 Nothing here imports torch or keras: only the generated code does.
 """
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import keyword
 import re
@@ -79,6 +87,9 @@ def refuse(framework: str, node: ir.LayerNode, what: str, *notes: str) -> Export
 
 # --- the code builder -----------------------------------------------------------
 
+#: What ends a line of Python source (or cannot be in one) wherever it appears.
+_LINE_BREAKING = re.compile("[\n\r\x00]")
+
 
 class Code:
     """Lines of Python with an indentation level: `line`, `blank`, `block`."""
@@ -89,10 +100,12 @@ class Code:
         self.indent = indent
 
     def line(self, text: str = "") -> None:
+        if _LINE_BREAKING.search(text):  # a bug of the exporter: input text must go through the helpers below
+            raise AssertionError(f"a generated line holds a line break or NUL: {text!r}")
         self.lines.append(f"{self.indent * self.level}{text}" if text else "")
 
     def lines_of(self, text: str) -> None:
-        for part in text.splitlines():
+        for part in text.split("\n"):
             self.line(part)
 
     def blank(self, count: int = 1) -> None:
@@ -124,9 +137,76 @@ class Code:
         return "\n".join(self.lines) + "\n"
 
 
+# --- text from the input as Python source -------------------------------------------
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "'": "\\'"}
+
+
+def _escape_character(character: str) -> str:
+    known = _ESCAPES.get(character)
+    if known is not None:
+        return known
+    code = ord(character)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def escape(text: str, quote: str = "") -> str:
+    """`text` with backslashes, `quote` and every character that is not printable (line ends,
+    tabs, NUL, form feeds, U+2028, bidirectional controls, lone surrogates, ...) written as
+    Python escapes: what a string literal or a comment of generated code may hold as is."""
+    if text.isprintable() and "\\" not in text and (not quote or quote not in text):
+        return text
+    return "".join(_escape_character(c) if c == "\\" or c == quote or not c.isprintable() else c for c in text)
+
+
+def string_literal(text: str) -> str:
+    """A double-quoted Python string literal whose value is `text`."""
+    quote = '"'
+    return quote + escape(str(text), quote) + quote
+
+
+def docstring(*lines: str) -> list[str]:
+    """The source lines of a docstring holding `lines` (each one line of text, escaped): one
+    line closed on the same line, or several with the closing quotes on a line of their own."""
+    body = [escape(line, '"') for line in lines]
+    if len(body) == 1:
+        return [f'"""{body[0]}"""']
+    return [f'"""{body[0]}', *body[1:], '"""']
+
+
+def comment(text: str) -> str:
+    """`# text`, escaped: nothing in `text` can end the comment's line."""
+    return "# " + escape(text)
+
+
+def statement_text(source_lines: list, span, limit: int = 100) -> str:
+    """The statement at `span` as written (its label and call, without the expectation or
+    comments; lines joined by a line continuation or inside parentheses read as one line),
+    or '' when it is unknown or longer than `limit` characters."""
+    if span is None or not (1 <= span.line <= span.end_line <= len(source_lines)):
+        return ""
+    parts = []
+    for number in range(span.line, span.end_line + 1):
+        text = str(source_lines[number - 1])
+        if number == span.end_line:
+            text = text[:max(span.end_column - 1, 0)]
+        if number == span.line:
+            text = text[max(span.column - 1, 0):]
+        text = text.split("#")[0]
+        if number < span.end_line:
+            text = re.sub(r"\\[ \t]*\r?$", "", text)  # the line continuation
+        parts.append(text.strip())
+    text = " ".join(part for part in parts if part).split("->")[0].strip()
+    return text if len(text) <= limit else ""
+
+
 # --- names --------------------------------------------------------------------------
 
 PYTHON_RESERVED = frozenset(keyword.kwlist) | frozenset(getattr(keyword, "softkwlist", ())) | {"self"}
+#: What a name at the module level of a generated file must not hide (besides PYTHON_RESERVED).
+BUILTIN_NAMES = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 
 
 def camel(name: str) -> str:
@@ -152,10 +232,17 @@ class Names:
         self.used = set(self.reserved)
 
     def take(self, wanted: str) -> str:
-        """`wanted`, or `wanted_` when Python or the framework reserves it, or `wanted_2`, ... when taken."""
-        base = wanted
+        """`wanted`, or `wanted_` when Python or the framework reserves it, or `wanted_2`, ... when taken.
+
+        An identifier keeps ASCII letters, digits and underscores only (others become `_`),
+        does not start with a digit, and starts with one underscore at most: Python mangles
+        `__name` inside a class body, and `__call__` or `__init__` are nn.Module's own.
+        """
+        base = str(wanted)
         if self.identifiers:
-            base = re.sub(r"\W", "_", wanted) or "_"
+            base = re.sub(r"[^0-9A-Za-z_]", "_", base) or "_"
+            if base.startswith("__"):
+                base = "_" + base.lstrip("_")
             if base[0].isdigit():
                 base = "_" + base
         if base in self.reserved:
@@ -164,6 +251,8 @@ class Names:
         while candidate in self.used:
             number += 1
             candidate = f"{base}_{number}"
+        if self.identifiers and not (candidate.isidentifier() and not keyword.iskeyword(candidate)):
+            raise AssertionError(f"not a Python name: {candidate!r}")
         self.used.add(candidate)
         return candidate
 
@@ -176,9 +265,9 @@ def py(value) -> str:
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, str):
-        return f'"{value}"'
+        return string_literal(value)
     if isinstance(value, float):
-        return repr(value)
+        return repr(value) if value == value and abs(value) != float("inf") else f'float("{value}")'
     if isinstance(value, (tuple, list)):
         inner = ", ".join(py(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"

@@ -21,8 +21,9 @@ import attrs
 
 from .. import ir
 from ..layers.base import resolve_padding
-from .codegen import (Code, Emitter, Export, Names, activation_of, call, check_exportable, ceil_changes_size, dims,
-                      export_with, keras_transpose_output_padding, merge_children, refuse)
+from .codegen import (BUILTIN_NAMES, Code, Emitter, Export, Names, activation_of, call, check_exportable,
+                      ceil_changes_size, comment, dims, docstring, export_with, keras_transpose_output_padding,
+                      merge_children, py, refuse, statement_text, string_literal)
 
 FRAMEWORK = "Keras"
 
@@ -50,16 +51,16 @@ class _Emitter(Emitter):
     def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = "",
                  numbers: Optional[ir.Program] = None):
         super().__init__(program, source_lines, file_name, numbers)
-        self.functions = Names({"keras", "layers"})
+        self.functions = Names({"keras", "layers", *BUILTIN_NAMES})
 
     def render(self, models: list) -> Export:
         code = Code()
         origin = f" from {self.file_name}" if self.file_name else ""
-        code.lines_of(f'"""Keras models exported by nnc{origin}.\n\n'
-                      "Every model is built by a function build_<model>() returning a keras.Model\n"
-                      "(functional API, channels last as in the .nn file). Generated code: change the\n"
-                      ".nn file and export again.\n"
-                      '"""')
+        for line in docstring(f"Keras models exported by nnc{origin}.", "",
+                              "Every model is built by a function build_<model>() returning a keras.Model",
+                              "(functional API, channels last as in the .nn file). Generated code: change the",
+                              ".nn file and export again."):
+            code.line(line)
         code.blank()
         code.line("import keras")
         code.line("from keras import layers")
@@ -88,22 +89,21 @@ class _Emitter(Emitter):
         shape = tuple(model.input_shape)
         dtype = ', dtype="int32"' if ids else ""
         input_name = self.names.take("input")
-        body.line(f"inputs = keras.Input(shape={_tuple(shape)}{dtype}, name=\"{input_name}\")")
+        body.line(f"inputs = keras.Input(shape={_tuple(shape)}{dtype}, name={string_literal(input_name)})")
         out = self._children(model.root.children, "inputs", "x")
-        body.line(f"return keras.Model(inputs, {out}, name=\"{model.name}\")")
+        body.line(f"return keras.Model(inputs, {out}, name={string_literal(model.name)})")
         counted = self.numbers.model(model.name)
         totals = (counted if counted is not None and len(counted.layers) == len(model.layers) else model).totals()
         with code.block(f"def {function}():"):
             origin = f" from {self.file_name}" if self.file_name else ""
-            code.line(f'"""{model.name}, exported by nnc{origin}.')
-            code.line("")
             what = "integer token ids" if ids else "a tensor"
-            code.line(f"Input: {what} of shape (batch, {_dims(shape)}); output: (batch, "
-                      f"{_dims(model.output_shape)}).")
             per_step = " (one step where a length is unknown)" if None in shape else ""
-            code.line(f"Parameters: {totals.params:,} ({totals.non_trainable:,} non-trainable) as nnc counts them "
-                      f"(--convention {self.numbers.convention}); MACs: {totals.macs:,}{per_step}.")
-            code.line('"""')
+            for line in docstring(
+                    f"{model.name}, exported by nnc{origin}.", "",
+                    f"Input: {what} of shape (batch, {_dims(shape)}); output: (batch, {_dims(model.output_shape)}).",
+                    f"Parameters: {totals.params:,} ({totals.non_trainable:,} non-trainable) as nnc counts them "
+                    f"(--convention {self.numbers.convention}); MACs: {totals.macs:,}{per_step}."):
+                code.line(line)
         code.extend(body)
         return export
 
@@ -135,29 +135,23 @@ class _Emitter(Emitter):
             if isinstance(child, ir.LayerNode):
                 cur = self._layer(child, cur, dst)
             else:
-                statement = self._statement(child.span) if child.kind == "block" else ""
+                statement = statement_text(self.source_lines, child.span) if child.kind == "block" else ""
                 what = f"block {child.block}" if child.kind == "block" else child.kind
-                self.body.line(f"# {child.name}: {what}" + (f", `{statement}`" if statement else ""))
+                self.body.line(comment(f"{child.name}: {what}" + (f", `{statement}`" if statement else "")))
                 cur = self._children(child.children, cur, dst)
         return cur
-
-    def _statement(self, span) -> str:
-        if span is None or not (1 <= span.line <= len(self.source_lines)):
-            return ""
-        text = self.source_lines[span.line - 1].split("#")[0].split("->")[0].strip()
-        return text if len(text) <= 100 else ""
 
     def _merge(self, branches, node: ir.LayerNode, cur: str, dst: str) -> str:
         outputs, names = [], []
         for branch in branches:
             var = self.vars.take(branch.name)
             names.append(var)
-            self.body.line(f"# branch {branch.name}" + ("" if branch.children else ": the input itself"))
+            self.body.line(comment(f"branch {branch.name}" + ("" if branch.children else ": the input itself")))
             outputs.append(self._children(branch.children, cur, var))
         name = self.layer_names[node.index]
         cls = "Concatenate" if node.kind == "concat" else "Add"
-        self.body.line(f"{dst} = layers.{cls}(name=\"{name}\")([{', '.join(outputs)}])  "
-                       f"# {_shape(node.output_shape)}")
+        self.body.line(f"{dst} = layers.{cls}(name={string_literal(name)})([{', '.join(outputs)}])  "
+                       + comment(_shape(node.output_shape)))
         self.export.layers[node.index] = [name]
         self.tensors[node.index] = dst
         self.vars.used -= set(names)  # the branches' variables are free again
@@ -175,7 +169,7 @@ class _Emitter(Emitter):
             self.body.line(f"{dst} = {ctor}({var})")
             var = dst
         ctor, _ = steps[-1]
-        self.body.line(f"{dst} = {ctor}({var})  # {_shape(node.output_shape)}")
+        self.body.line(f"{dst} = {ctor}({var})  " + comment(_shape(node.output_shape)))
         self.export.layers[node.index] = [layer_name for _, layer_name in steps]
         self.tensors[node.index] = dst
         return dst
@@ -211,7 +205,7 @@ class _Emitter(Emitter):
         else:
             argument = dims(values) if len(set(values)) == 1 else tuple((p, p) for p in values)
         pad_name = self.names.take(f"{name}_pad")
-        return [(f"layers.ZeroPadding{n}D({_value(argument)}, name=\"{pad_name}\")", pad_name)]
+        return [(f"layers.ZeroPadding{n}D({_value(argument)}, name={string_literal(pad_name)})", pad_name)]
 
     def _padding_word(self, node) -> Optional[str]:
         return "same" if node.args["pad"] == "same" or self._same_is_explicit(node) else None
@@ -279,7 +273,7 @@ class _Emitter(Emitter):
             values = pad if isinstance(pad, tuple) else (pad, pad)
             crop = dims(values) if len(set(values)) == 1 else tuple((p, p) for p in values)
             crop_name = self.names.take(f"{name}_crop")
-            steps.append((f"layers.Cropping2D({_value(crop)}, name=\"{crop_name}\")", crop_name))
+            steps.append((f"layers.Cropping2D({_value(crop)}, name={string_literal(crop_name)})", crop_name))
         return steps
 
     def _pool(self, node, a, name):
@@ -319,7 +313,7 @@ class _Emitter(Emitter):
             value = dims((top, left))
         else:
             value = ((top, bottom), (left, right))
-        return [(f"layers.ZeroPadding2D({_value(value)}, name=\"{name}\")", name)]
+        return [(f"layers.ZeroPadding2D({_value(value)}, name={string_literal(name)})", name)]
 
     def _k_flatten(self, node, a, name):
         return [(call("layers.Flatten", name=name), name)]
@@ -327,7 +321,7 @@ class _Emitter(Emitter):
     def _k_reshape(self, node, a, name):
         if None in a["target"]:
             raise refuse(FRAMEWORK, node, "a reshape to a shape with an unknown size")
-        return [(f"layers.Reshape({_tuple(a['target'])}, name=\"{name}\")", name)]
+        return [(f"layers.Reshape({_tuple(a['target'])}, name={string_literal(name)})", name)]
 
     def _k_dense(self, node, a, name):
         ctor = call("layers.Dense", a["units"], activation=self._activation_keyword(node),
@@ -363,14 +357,14 @@ class _Emitter(Emitter):
                     use_bias=None if a["bias"] else False,
                     return_sequences=True if a["return_sequences"] else None, **keywords, name=inner_name)
         if a["bidirectional"]:
-            ctor = f"layers.Bidirectional({ctor}, name=\"{name}\")"
+            ctor = f"layers.Bidirectional({ctor}, name={string_literal(name)})"
         return [(ctor, name)]
 
     _k_rnn = _k_lstm = _k_gru = _recurrent
 
 
 def _tuple(shape) -> str:
-    values = ["None" if d is None else str(d) for d in shape]
+    values = ["None" if d is None else py(d) for d in shape]
     return f"({values[0]},)" if len(values) == 1 else f"({', '.join(values)})"
 
 
@@ -378,7 +372,7 @@ def _value(value) -> str:
     if isinstance(value, tuple):
         return _tuple(value) if all(not isinstance(v, tuple) for v in value) else \
             "(" + ", ".join(_value(v) for v in value) + ")"
-    return str(value)
+    return py(value)
 
 
 def _dims(shape) -> str:

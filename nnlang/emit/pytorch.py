@@ -23,8 +23,9 @@ from typing import Optional
 import attrs
 
 from .. import ir
-from .codegen import (Code, Emitter, Export, Names, Raw, activation_of, call, camel, check_exportable,
-                      ceil_changes_size, dims, export_with, merge_children, py, refuse, transpose_crops, window_pads)
+from .codegen import (BUILTIN_NAMES, Code, Emitter, Export, Names, Raw, activation_of, call, camel, check_exportable,
+                      ceil_changes_size, comment, dims, docstring, export_with, merge_children, py, refuse,
+                      statement_text, string_literal, transpose_crops, window_pads)
 
 FRAMEWORK = "PyTorch"
 
@@ -216,10 +217,10 @@ class _Container:
 class _Scope:
     """One generated class: a model or a block call."""
 
-    def __init__(self, class_name: str, group: ir.Group, doc: str):
+    def __init__(self, class_name: str, group: ir.Group, doc: list):
         self.class_name = class_name
         self.group = group
-        self.doc = doc
+        self.doc = doc  # the docstring's source lines
         self.root = _Container()
         self.forward = Code()
         self.vars = Names({"x", "torch", "nn", "F", *MODULE_NAMES})
@@ -250,17 +251,17 @@ class _Emitter(Emitter):
         super().__init__(program, source_lines, file_name, numbers)
         self.helpers: set = set()
         self.classes: list[_Scope] = []
-        self.class_names = Names(MODULE_NAMES)
+        self.class_names = Names({*MODULE_NAMES, *BUILTIN_NAMES})
 
     # -- the file ----------------------------------------------------------------
     def render(self, models: list) -> Export:
         exports = [self.model(m, prefix=len(models) > 1) for m in models]
         code = Code()
         origin = f" from {self.file_name}" if self.file_name else ""
-        code.lines_of(f'"""PyTorch modules exported by nnc{origin}.\n\n'
-                      "Every model is an nn.Module built without arguments; its docstring gives the\n"
-                      "input layout. Generated code: change the .nn file and export again.\n"
-                      '"""')
+        for line in docstring(f"PyTorch modules exported by nnc{origin}.", "",
+                              "Every model is an nn.Module built without arguments; its docstring gives the",
+                              "input layout. Generated code: change the .nn file and export again."):
+            code.line(line)
         code.blank()
         code.line("import torch")
         code.line("from torch import nn")
@@ -276,7 +277,8 @@ class _Emitter(Emitter):
 
     def _class(self, code: Code, scope: _Scope) -> None:
         with code.block(f"class {scope.class_name}(nn.Module):"):
-            code.lines_of(scope.doc)
+            for line in scope.doc:
+                code.line(line)
             code.blank()
             with code.block("def __init__(self):"):
                 code.line("super().__init__()")
@@ -296,7 +298,7 @@ class _Emitter(Emitter):
         code.line(f"{head}nn.ModuleDict({{")
         code.level += 1
         for attr, inner in entry.entries:
-            self._entry(code, f'"{attr}": ', inner, ",")
+            self._entry(code, f"{string_literal(attr)}: ", inner, ",")
         code.level -= 1
         code.line(f"}}){tail}")
 
@@ -314,7 +316,7 @@ class _Emitter(Emitter):
         export = ModelExport(model.name, class_name, layout, "long" if ids else "float",
                              layout_shape(model.input_shape, layout))
         self.export = export
-        scope = _Scope(class_name, model.root, "")
+        scope = _Scope(class_name, model.root, [])
         entry = _Tensor("x", layout, rank, -1, tuple(model.input_shape))
         scope.tensors[-1] = entry
         out = self._children(scope, scope.root, "self", (), model.root.children, entry, "x")
@@ -338,7 +340,7 @@ class _Emitter(Emitter):
         totals = (counted if counted is not None and len(counted.layers) == len(model.layers) else model).totals()
         shape = tuple(model.input_shape)
         origin = f" from {self.file_name}" if self.file_name else ""
-        lines = [f'"""{model.name}, exported by nnc{origin}.', ""]
+        lines = [f"{model.name}, exported by nnc{origin}.", ""]
         dims_text = _shape_comment(shape, export.input_layout)
         if export.input_dtype == "long":
             lines.append(f"Input: integer token ids (torch.long) of shape {dims_text}.")
@@ -357,8 +359,7 @@ class _Emitter(Emitter):
         per_step = " (one step where a length is unknown)" if None in shape else ""
         lines.append(f"Parameters: {totals.params:,} as nnc counts them (--convention {self.numbers.convention}); "
                      f"MACs: {totals.macs:,}{per_step}.")
-        lines.append('"""')
-        return "\n".join(lines)
+        return docstring(*lines)
 
     # -- statements ---------------------------------------------------------------------
     def _children(self, scope: _Scope, container: _Container, prefix: str, path: tuple, children: list,
@@ -379,15 +380,15 @@ class _Emitter(Emitter):
                 attr = container.names.take(child.name)
                 inner = _Container()
                 container.entries.append((attr, inner))
-                scope.forward.line(f"# {child.name} ({child.kind})")
+                scope.forward.line(comment(f"{child.name} ({child.kind})"))
                 cur = self._children(scope, inner, f"{prefix}.{attr}", path + (attr,), child.children, cur, dst)
         return cur
 
     def _block(self, scope, container, prefix, path, group: ir.Group, cur: _Tensor, dst: str) -> _Tensor:
         attr = container.names.take(group.name)
         class_name = self.class_names.take(self.prefix + camel(group.name))
-        statement = self._statement(group.span)
-        doc = f'"""{group.name}: block {group.block}' + (f", `{statement}`" if statement else "") + '."""'
+        statement = statement_text(self.source_lines, group.span)
+        doc = docstring(f"{group.name}: block {group.block}" + (f", `{statement}`" if statement else "") + ".")
         inner = _Scope(class_name, group, doc)
         entry = _Tensor("x", cur.layout, cur.rank, cur.index, cur.shape)
         inner.tensors[cur.index] = entry
@@ -395,17 +396,10 @@ class _Emitter(Emitter):
         inner.forward.line(f"return {out.var}")
         self.classes.append(inner)
         container.entries.append((attr, f"{class_name}()"))
-        scope.forward.line(f"{dst} = {prefix}.{attr}({cur.var})  # {_shape_comment(out.shape, out.layout)}")
+        scope.forward.line(f"{dst} = {prefix}.{attr}({cur.var})  " + comment(_shape_comment(out.shape, out.layout)))
         result = _Tensor(dst, out.layout, out.rank, out.index, out.shape)
         scope.tensors[out.index] = result
         return result
-
-    def _statement(self, span) -> str:
-        if span is None or not (1 <= span.line <= len(self.source_lines)):
-            return ""
-        text = self.source_lines[span.line - 1]
-        text = text.split("#")[0].split("->")[0].strip()
-        return text if len(text) <= 100 else ""
 
     def _merge(self, scope, container, prefix, path, branches, node: ir.LayerNode, cur: _Tensor, dst) -> _Tensor:
         outputs, names = [], []
@@ -415,7 +409,7 @@ class _Emitter(Emitter):
             container.entries.append((attr, inner))
             var = scope.vars.take(branch.name)
             names.append(var)
-            scope.forward.line(f"# branch {branch.name}" + ("" if branch.children else ": the input itself"))
+            scope.forward.line(comment(f"branch {branch.name}" + ("" if branch.children else ": the input itself")))
             out = self._children(scope, inner, f"{prefix}.{attr}", path + (attr,), branch.children, cur, var)
             outputs.append(out)
         # every branch in the layout of the first one that has channels
@@ -435,7 +429,8 @@ class _Emitter(Emitter):
             ctor = "Add()"
             self.helpers.add("Add")
         container.entries.append((attr, ctor))
-        scope.forward.line(f"{dst} = {prefix}.{attr}({', '.join(args)})  # {_shape_comment(node.output_shape, layout)}")
+        scope.forward.line(f"{dst} = {prefix}.{attr}({', '.join(args)})  "
+                           + comment(_shape_comment(node.output_shape, layout)))
         scope.vars.used -= set(names)  # the branches' variables are free again
         self.export.modules[node.index] = ".".join(path + (attr,))
         self.export.layouts[node.index] = layout
@@ -452,11 +447,11 @@ class _Emitter(Emitter):
         layout = src.layout
         if spec.need and src.rank >= 2 and src.layout != spec.need:
             where = "channels-first" if spec.need == "cf" else "channels-last"
-            scope.forward.line(f"{dst} = {var}.permute({_permute(src.rank, spec.need)})  # to {where} "
-                               f"{_shape_comment(src.shape, spec.need)}")
+            scope.forward.line(f"{dst} = {var}.permute({_permute(src.rank, spec.need)})  "
+                               + comment(f"to {where} {_shape_comment(src.shape, spec.need)}"))
             var, layout = dst, spec.need
         if spec.pads:
-            scope.forward.line(f"{dst} = F.pad({var}, {py(spec.pads)})  # {spec.pad_note}")
+            scope.forward.line(f"{dst} = F.pad({var}, {py(spec.pads)})  " + comment(spec.pad_note))
             var = dst
         argument = f"{var}.long()" if spec.ids and not (src.index == -1 and self.export.input_dtype == "long") else var
         expression = f"{prefix}.{attr}({argument})"
@@ -465,7 +460,8 @@ class _Emitter(Emitter):
         if word and spec.activation:
             expression = self._apply_activation(word, expression, out_layout, len(node.output_shape))
         note = f"; {spec.note}" if spec.note else ""
-        scope.forward.line(f"{dst} = {expression}  # {_shape_comment(node.output_shape, out_layout)}{note}")
+        shape = _shape_comment(node.output_shape, out_layout)
+        scope.forward.line(f"{dst} = {expression}  " + comment(shape + note))
         self.export.modules[node.index] = ".".join(path + (attr,))
         self.export.layouts[node.index] = out_layout
         result = _Tensor(dst, out_layout, len(node.output_shape), node.index, tuple(node.output_shape))

@@ -125,101 +125,155 @@ class NnLexer(Lexer):
 
     # -- the token stream the parser reads ---------------------------------------
     def lex(self, text: str):
-        """Tokens for the parser. Separators are folded into one and dropped where
-        they separate nothing (at the start, after '{' or ',', inside parentheses,
-        before a line that starts with '->', which continues its statement). Simple
-        statements in a row become one token (see the module's documentation)."""
-        depth = parens = statement = count = 0
-        previous = None  # type of the last token read, separators aside
-        pending = None  # a separator held back until the next token shows whether it separates
-        bodies: list[bool] = []  # per open brace: does it hold statements (not concat/add's branches)?
-        buffer: list = []  # the statement being read, while it may still be folded
-        folding = False  # it began where a statement may begin
-        run: list = []  # statements folded in a row, not passed on yet
-        run_first = run_last = run_sep = None  # their first and last token, the separator after them
-        fold = self.fold
-        for token in self.scan(text):
-            kind = token[0]
-            count += 1
-            if count > MAX_TOKENS:
-                raise LimitExceeded(f"the file has more than {MAX_TOKENS:,} tokens", _token(token))
-            if kind == "_SEP":
-                statement = 0
-                if not (parens or previous in (None, "LBRACE", "COMMA")) and (pending is None or ";" in token[1]):
-                    pending = token
-                continue
-            if pending is not None:
-                separator, pending = pending, None
-                if kind != "ARROW" or ";" in separator[1]:  # only a line break may precede a continuing '->'
-                    if folding:
-                        layer = _fold(buffer)
-                        if layer is not None:
-                            if not run:
-                                run_first = buffer[0]
-                            run.append(layer)
-                            run_last, run_sep, buffer, separator = buffer[-1], separator, [], None
-                    if separator is not None:
-                        if run:
-                            yield from _run(run, run_first, run_last, run_sep)
-                            run = []
-                        for held in buffer:
-                            yield _token(held)
-                        buffer = []
-                        yield _token(separator)
-                    folding = bool(bodies) and bodies[-1]
-            if kind == "LBRACE" or kind == "RBRACE":
-                statement = 0
-            else:
-                statement += 1
-                if statement > MAX_STATEMENT_TOKENS:
-                    raise LimitExceeded(f"a statement of more than {MAX_STATEMENT_TOKENS:,} tokens", _token(token))
+        """Tokens for the parser: the scanner's tokens through the separator rules
+        (:class:`Separators`), then simple statements folded (:func:`fold`) unless
+        folding is off."""
+        tokens = separate(self.scan(text), _tuple_kind, _tuple_text, _token)
+        if self.fold:
+            return fold(tokens)
+        return map(_token, tokens)
+
+
+def _tuple_kind(token) -> str:
+    return token[0]
+
+
+def _tuple_text(token) -> str:
+    return token[1]
+
+
+def separate(tokens, kind_of, text_of, as_token):
+    """The language's separator rules and input limits over a stream of tokens.
+
+    Separators (new lines, ';') are folded into one and dropped where they separate
+    nothing: at the start, after '{' or ',', inside parentheses, and before a line that
+    starts with '->' (which continues its statement). `kind_of` and `text_of` read a
+    token's type and text (the scanner's tuples and Lark's tokens both pass through
+    here); `as_token` makes a Lark token for a limit's diagnostic."""
+    depth = parens = statement = count = 0
+    previous = None  # type of the last token passed on, separators aside
+    pending = None  # a separator held back until the next token shows whether it separates
+    for token in tokens:
+        kind = kind_of(token)
+        count += 1
+        if count > MAX_TOKENS:
+            raise LimitExceeded(f"the file has more than {MAX_TOKENS:,} tokens", as_token(token))
+        if kind == "_SEP":
+            statement = 0
+            if not (parens or previous in (None, "LBRACE", "COMMA")) and (pending is None or ";" in text_of(token)):
+                pending = token
+            continue
+        if pending is not None:
+            if kind != "ARROW" or ";" in text_of(pending):  # only a line break may precede a continuing '->'
+                yield pending
+            pending = None
+        if kind == "LBRACE" or kind == "RBRACE":
+            statement = 0
+            if kind == "LBRACE":
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise LimitExceeded(f"more than {MAX_NESTING} braces and parentheses are open", as_token(token))
+            elif depth:
+                depth -= 1
+        else:
+            statement += 1
+            if statement > MAX_STATEMENT_TOKENS:
+                raise LimitExceeded(f"a statement of more than {MAX_STATEMENT_TOKENS:,} tokens", as_token(token))
             if kind == "LPAR":
                 parens += 1
                 depth += 1
                 if depth > MAX_NESTING:
-                    raise LimitExceeded(f"more than {MAX_NESTING} braces and parentheses are open", _token(token))
+                    raise LimitExceeded(f"more than {MAX_NESTING} braces and parentheses are open", as_token(token))
             elif kind == "RPAR" and parens:
                 parens -= 1
                 depth -= 1
+        previous = kind
+        yield token
+    if pending is not None:
+        yield pending
+
+
+class Separators:
+    """The separator rules as a Lark post-lexer: with it, the grammar file alone parses the
+    language with Lark's own lexer (``Lark(grammar, parser="lalr", postlex=Separators())``);
+    nnc's scanner applies the same rules through :func:`separate` and adds folding."""
+
+    always_accept = ()
+
+    def process(self, stream):
+        return separate(stream, _lark_kind, str, _same)
+
+
+def _lark_kind(token) -> str:
+    return token.type
+
+
+def _same(token):
+    return token
+
+
+def fold(tokens):
+    """Scanner tokens (separators resolved) -> tokens for the parser, where simple statements
+    in a row inside a statement body become one ``LAYER_STMT`` token."""
+    bodies: list[bool] = []  # per open brace: does it hold statements (not concat/add's branches)?
+    buffer: list = []  # the statement being read, while it may still be folded
+    folding = False  # it began where a statement may begin
+    previous = None
+    run: list = []  # statements folded in a row, not passed on yet
+    run_first = run_last = run_sep = None  # their first and last token, the separator after them
+    for token in tokens:
+        kind = token[0]
+        if kind == "_SEP":
+            separator = token
             if folding:
-                if kind in _LETTER and len(buffer) < _FOLD_TOKENS:
-                    buffer.append(token)
-                    previous = kind
-                    continue
-                if kind == "RBRACE" and buffer:
-                    layer = _fold(buffer)
-                    if layer is not None:
-                        if not run:
-                            run_first = buffer[0]
-                        run.append(layer)
-                        run_last, run_sep, buffer = buffer[-1], None, []
-                folding = False
-            # the token goes to the parser as it is, after what is held
-            if run:
-                yield from _run(run, run_first, run_last, run_sep)
-                run = []
-            if buffer:
+                layer = _fold(buffer)
+                if layer is not None:
+                    if not run:
+                        run_first = buffer[0]
+                    run.append(layer)
+                    run_last, run_sep, buffer, separator = buffer[-1], separator, [], None
+            if separator is not None:
+                if run:
+                    yield from _run(run, run_first, run_last, run_sep)
+                    run = []
                 for held in buffer:
                     yield _token(held)
                 buffer = []
-            if kind == "LBRACE":
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise LimitExceeded(f"more than {MAX_NESTING} braces and parentheses are open", _token(token))
-                bodies.append(fold and previous != "CONCAT" and previous != "ADD")
-                folding = bodies[-1]
-            elif kind == "RBRACE" and depth:
-                depth -= 1
-                if bodies:
-                    bodies.pop()
-            previous = kind
-            yield _token(token)
-        if run:  # an unclosed body: what follows is an error the parser reports
+                yield _token(separator)
+            folding = bool(bodies) and bodies[-1]
+            continue
+        if folding:
+            if kind in _LETTER and len(buffer) < _FOLD_TOKENS:
+                buffer.append(token)
+                previous = kind
+                continue
+            if kind == "RBRACE" and buffer:
+                layer = _fold(buffer)
+                if layer is not None:
+                    if not run:
+                        run_first = buffer[0]
+                    run.append(layer)
+                    run_last, run_sep, buffer = buffer[-1], None, []
+            folding = False
+        # the token goes to the parser as it is, after what is held
+        if run:
             yield from _run(run, run_first, run_last, run_sep)
-        for held in buffer:
-            yield _token(held)
-        if pending is not None:
-            yield _token(pending)
+            run = []
+        if buffer:
+            for held in buffer:
+                yield _token(held)
+            buffer = []
+        if kind == "LBRACE":
+            bodies.append(previous != "CONCAT" and previous != "ADD")
+            folding = bodies[-1]
+        elif kind == "RBRACE" and bodies:
+            bodies.pop()
+        previous = kind
+        yield _token(token)
+    if run:  # an unclosed body: what follows is an error the parser reports
+        yield from _run(run, run_first, run_last, run_sep)
+    for held in buffer:
+        yield _token(held)
 
 
 def _run(layers: list, first, last, separator) -> list:

@@ -24,10 +24,13 @@ __all__ = ["MAX_LITERAL", "MAX_NESTING", "MAX_STATEMENT_TOKENS", "MAX_TOKENS", "
 RECURSION_LIMIT = 20_000  # Python frames while parsing and compiling bounded nesting
 
 
-def make_lark(lexer=NnLexer, cache: bool = True) -> Lark:
-    """The parser of nn.lark (the tests build it with other lexers to compare)."""
+def make_lark(lexer=NnLexer, cache: bool = True, postlex=None) -> Lark:
+    """The parser of nn.lark. nnc's own lexer (:class:`~nnlang.lexer.NnLexer`) applies the
+    separator rules itself; Lark's lexer needs them as a post-lexer:
+    ``make_lark("basic", postlex=Separators())`` parses the language from the grammar file
+    alone (the tests compare both)."""
     return Lark(grammar_text(), parser="lalr", lexer=lexer, propagate_positions=True, maybe_placeholders=True,
-                cache=cache)
+                cache=cache, postlex=postlex)
 
 
 @functools.lru_cache(maxsize=1)

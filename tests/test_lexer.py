@@ -18,7 +18,7 @@ from lark.exceptions import UnexpectedCharacters
 
 from helpers_nnc import EXAMPLES
 from nnlang.diagnostics import DiagnosticBag
-from nnlang.lexer import FOLDED, NnLexer
+from nnlang.lexer import FOLDED, NnLexer, Separators
 from nnlang.parser import _lark, make_lark, parse
 from nnlang.source import Source
 
@@ -38,6 +38,12 @@ def lark_basic():
 @pytest.fixture(scope="module")
 def unfolded():
     return make_lark(lexer=Unfolded, cache=False)
+
+
+@pytest.fixture(scope="module")
+def grammar_alone():
+    """The grammar file with Lark's own lexer and the separator rules as a post-lexer."""
+    return make_lark(lexer="basic", cache=False, postlex=Separators())
 
 
 def _scanner():
@@ -74,10 +80,10 @@ def strict(node):
     return node
 
 
-def both_parses(unfolded, text):
-    """(syntax tree, diagnostics) with folding and without."""
+def both_parses(unfolded, text, *others):
+    """(syntax tree, diagnostics) with folding and without (and with any other parser given)."""
     results = []
-    for lark in (None, unfolded):
+    for lark in (None, unfolded, *others):
         bag = DiagnosticBag()
         tree = parse(Source(text, "t.nn"), bag, lark)
         results.append((strict(tree), [(d.code, d.message, d.span) for d in bag]))
@@ -172,3 +178,40 @@ def test_simple_statements_in_a_row_reach_the_parser_as_one_token():
     statement = "conv99: conv2d 16 k=3 pad=same relu -> 8x8x16 params=448"
     assert body[100].span == (102, 5, 102, 5 + len(statement))
     assert body[100].expect.counts[0][1].value == 448
+
+
+# --- the grammar file alone ----------------------------------------------------------------------
+
+@SETTINGS
+@given(FILE)
+def test_the_grammar_with_lark_lexer_and_separator_rules_parses_alike(unfolded, grammar_alone, text):
+    """nnc's lexer is a faster route to the trees that the grammar file, Lark's own lexer and
+    the separator post-lexer define."""
+    folded, plain, alone = both_parses(unfolded, text, grammar_alone)
+    assert folded == plain
+    assert folded[0] == alone[0]  # the same tree, or None for both
+    # a file with an error in two places may have either reported first: Lark's lexer
+    # finds an unexpected character only when the parser asks for it
+    assert bool(folded[1]) == bool(alone[1])
+    if not any(code == "E002" for code, _, _ in folded[1] + alone[1]):
+        assert folded[1] == alone[1]
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.nn")), ids=lambda p: p.stem)
+def test_the_grammar_alone_parses_every_example(unfolded, grammar_alone, path):
+    folded, plain, alone = both_parses(unfolded, path.read_text(), grammar_alone)
+    assert alone[0][0] == "File" and folded == alone
+
+
+@pytest.mark.parametrize("text, kinds", [
+    # separators after '{' and ',' and inside parentheses separate nothing
+    ("model m {\n\n input 4\n}", ["MODEL", "NAME", "LBRACE", "NAME", "INT", "_SEP", "RBRACE"]),
+    ("f(1,\n 2\n)", ["NAME", "LPAR", "INT", "COMMA", "INT", "RPAR"]),
+    # a line starting with '->' continues its statement; after ';' it does not
+    ("dense 4\n  -> 4", ["NAME", "INT", "ARROW", "INT"]),
+    ("dense 4;\n  -> 4", ["NAME", "INT", "_SEP", "ARROW", "INT"]),
+    # a run of separators is one; a ';' in it is kept over a line break
+    ("a\n;\n\nb", ["NAME", "_SEP", "NAME"]),
+])
+def test_separator_rules(grammar_alone, text, kinds):
+    assert [t.type for t in grammar_alone.lex(text)] == kinds  # Lark applies the post-lexer

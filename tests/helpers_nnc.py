@@ -1,11 +1,15 @@
-"""Run the nnc compiler the way a user does, as a separate process.
+"""Run the nnc compiler the way a user does, as a separate process, or its command code in
+this process.
 
 ``run_nnc(*args)`` is ``python -m nnlang ARGS...`` with the interpreter running
-the tests, from the repository root, capturing text output.
+the tests, from the repository root, capturing text output. ``nnc_in_process(*args)``
+runs the same command code (``nnlang.cli.cli``) in the test's process, for the many
+tests that check what a command prints rather than the process around it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -26,14 +30,33 @@ def run_nnc(*args, cwd=None, timeout: float = 120) -> subprocess.CompletedProces
     )
 
 
+def nnc_in_process(*args, cwd=None) -> subprocess.CompletedProcess:
+    """``nnc ARGS...`` run by the command's own code in this process (click's test runner on
+    ``nnlang.cli.cli``, from the repository root): exit status, standard output and error as
+    run_nnc returns them, without starting an interpreter. An exception that escapes the command
+    (which the real entry point reports as an internal error, exit status 3) fails the test here
+    with its traceback; ``stdout_bytes``/``stderr_bytes`` are the raw output."""
+    from click.testing import CliRunner
+
+    from nnlang.cli import cli
+
+    argv = [str(arg) for arg in args]
+    with contextlib.chdir(cwd or ROOT):
+        result = CliRunner().invoke(cli, argv, prog_name="nnc", catch_exceptions=False)
+    proc = subprocess.CompletedProcess(["nnc", *argv], result.exit_code, result.stdout, result.stderr)
+    proc.stdout_bytes, proc.stderr_bytes = result.stdout_bytes, result.stderr_bytes
+    return proc
+
+
 def assert_no_traceback(proc: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout, proc.stdout
 
 
-def nnc_json(*args, status: int = 0) -> dict:
-    """Run nnc with ``--format json``; check the exit status and parse stdout."""
-    proc = run_nnc(*args, "--format", "json")
+def nnc_json(*args, status: int = 0, in_process: bool = False) -> dict:
+    """Run nnc with ``--format json`` (in this process with ``in_process``); check the exit
+    status and parse stdout."""
+    proc = (nnc_in_process if in_process else run_nnc)(*args, "--format", "json")
     assert_no_traceback(proc)
     assert proc.returncode == status, (
         f"nnc {' '.join(map(str, args))} exited {proc.returncode}, expected {status}\n"

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from helpers_nnc import EXAMPLES, nnc_json, run_nnc
+from helpers_nnc import EXAMPLES, nnc_in_process, nnc_json, run_nnc
 from nnlang.driver import compile_text
 
 STRIDE2 = EXAMPLES / "exam_stride2_convs.nn"
@@ -20,7 +20,7 @@ def test_memory_answers_question_2_of_001():
     params = (3 * 3 * 3 + 1) * 100 + (3 * 3 * 100 + 1) * 200 + (3 * 3 * 200 + 1) * 400
     outputs = [100 * 150 * 100, 50 * 75 * 200, 25 * 38 * 400]
     image = 200 * 300 * 3
-    (model,) = nnc_json(STRIDE2, "--batch", "50", "--optimizer", "sgd")["models"]
+    (model,) = nnc_json(STRIDE2, "--batch", "50", "--optimizer", "sgd", in_process=True)["models"]
     memory = model["memory"]
     assert memory["params"]["bytes"] == params * 4 == 3_613_600
     assert memory["activations"]["values"] == sum(outputs) == 2_630_000
@@ -36,7 +36,7 @@ def test_memory_answers_question_2_of_001():
 
 
 def test_memory_section_in_text_is_labelled_with_units():
-    proc = run_nnc(STRIDE2, "--memory", "--units", "iec")
+    proc = nnc_in_process(STRIDE2, "--memory", "--units", "iec")
     assert proc.returncode == 0
     assert "Memory (float32, MiB = 2^20 bytes)" in proc.stdout
     assert f"{3_613_600 / 2**20:,.2f} MiB" in proc.stdout  # parameters: 3.45 MiB
@@ -46,26 +46,26 @@ def test_memory_section_in_text_is_labelled_with_units():
 
 @pytest.mark.parametrize("optimizer, state", [("sgd", 0), ("momentum", 1), ("adam", 2)])
 def test_optimizer_state(optimizer, state):
-    (model,) = nnc_json(EXAM, "--optimizer", optimizer)["models"]
+    (model,) = nnc_json(EXAM, "--optimizer", optimizer, in_process=True)["models"]
     lines = {line["label"].split(" (")[0]: line["bytes"] for line in model["memory"]["training"]["lines"]}
     assert lines["optimizer state"] == state * 686_090 * 4
 
 
 def test_flops_are_twice_the_macs_and_labelled():
     macs = 28 * 28 * 32 * 75 + 24 * 24 * 64 * 800 + 8 * 8 * 64 * 1600 + 1024 * 512 + 512 * 10
-    proc = run_nnc(EXAM, "--ops", "flops")
+    proc = nnc_in_process(EXAM, "--ops", "flops")
     assert f"FLOPs (2 x MACs): {2 * macs:,}" in proc.stdout
     assert "FLOPs" in proc.stdout.splitlines()[2]
 
 
 def test_flops_all_adds_bias_activations_and_pooling():
-    (model,) = nnc_json(EXAM)["models"]
+    (model,) = nnc_json(EXAM, in_process=True)["models"]
     totals = model["totals"]
     bias = 28 * 28 * 32 + 24 * 24 * 64 + 8 * 8 * 64 + 512 + 10
     activations = 512 + 10  # relu and softmax written on the dense layers
     pooling = 12 * 12 * 64 * 4 + 4 * 4 * 64 * 4
     assert (totals["bias_adds"], totals["activation_ops"], totals["pool_ops"]) == (bias, activations, pooling)
-    proc = run_nnc(EXAM, "--ops", "flops-all")
+    proc = nnc_in_process(EXAM, "--ops", "flops-all")
     expected = 2 * totals["macs"] + bias + activations + pooling
     assert f"FLOPs (2 x MACs + bias adds + activations + pooling): {expected:,}" in proc.stdout
 
@@ -80,11 +80,11 @@ def test_columns_pick_and_order():
 
 
 def test_csv_and_markdown_agree_with_json():
-    layers = nnc_json(EXAM)["models"][0]["layers"]
-    rows = list(csv.DictReader(io.StringIO(run_nnc(EXAM, "--format", "csv").stdout)))
+    layers = nnc_json(EXAM, in_process=True)["models"][0]["layers"]
+    rows = list(csv.DictReader(io.StringIO(nnc_in_process(EXAM, "--format", "csv").stdout)))
     assert [(r["name"], int(r["params"]), int(r["macs"])) for r in rows] == [
         (layer["name"], layer["params"], layer["macs"]) for layer in layers]
-    markdown = run_nnc(EXAM, "--format", "markdown").stdout.splitlines()
+    markdown = nnc_in_process(EXAM, "--format", "markdown").stdout.splitlines()
     table = [line for line in markdown if line.startswith("| ") and "---" not in line][1:]
     assert [int(line.split("|")[3].strip().replace(",", "")) for line in table] == [
         layer["params"] for layer in layers]
@@ -116,26 +116,26 @@ class _Cells(HTMLParser):
 def test_html_is_a_standalone_escaped_page(tmp_path):
     source = tmp_path / "m.nn"
     source.write_text("model a_b { input 4; dense 2 }")
-    page = run_nnc(source, "--format", "html").stdout
+    page = nnc_in_process(source, "--format", "html").stdout
     assert page.startswith("<!DOCTYPE html>") and "@media print" in page
     parser = _Cells()
     parser.feed(page)
     assert parser.rows[1][:3] == ["dense_1 (dense)", "(None, 2)", "10"]
     hostile = tmp_path / "<script>.nn"
     hostile.write_text("model m { input 4; dense 2 }")
-    assert "<script>" not in run_nnc(hostile, "--format", "html").stdout
+    assert "<script>" not in nnc_in_process(hostile, "--format", "html").stdout
 
 
 def test_latex_is_booktabs_and_escaped():
-    text = run_nnc(EXAMPLES / "exam_dense_no_bias.nn", "--format", "latex").stdout
+    text = nnc_in_process(EXAMPLES / "exam_dense_no_bias.nn", "--format", "latex").stdout
     assert r"\toprule" in text and r"\midrule" in text and r"\bottomrule" in text
     assert r"dense\_1 (dense, tanh) & (None, 500) & 600,000" in text
-    body = text.split(r"\begin{tabular}")[1].split(r"\end{tabular}")[0]
+    body = text.split(r"\begin{longtable}")[1].split(r"\end{longtable}")[0]
     assert "_" not in body.replace(r"\_", "")
 
 
 def test_equation_of_question_1f_of_004():
-    text = run_nnc(EXAMPLES / "exam_dense_no_bias.nn", "--format", "equation").stdout
+    text = nnc_in_process(EXAMPLES / "exam_dense_no_bias.nn", "--format", "equation").stdout
     assert r"\tanh\left(W_{3}\, \tanh\left(W_{2}\, \tanh\left(W_{1}\, x\right)\right)\right)" in text
     assert r"W_{1} \in \mathbb{R}^{500 \times 1200}" in text
     assert r"W_{3} \in \mathbb{R}^{25 \times 750}" in text
@@ -144,28 +144,28 @@ def test_equation_of_question_1f_of_004():
 def test_equation_needs_a_chain(tmp_path):
     path = tmp_path / "b.nn"
     path.write_text("model m { input 8x8x3; concat { branch {} branch { conv2d 4 k=1 } } }")
-    proc = run_nnc(path, "--format", "equation")
+    proc = nnc_in_process(path, "--format", "equation")
     assert proc.returncode == 1 and "needs a chain" in proc.stderr
 
 
 def test_depth_folds_blocks(tmp_path):
     path = tmp_path / "d.nn"
     path.write_text("block b(c) { conv2d c k=1; conv2d c k=1 }\nmodel m { input 4x4x2; b(3); b(5) }")
-    full = run_nnc(path, "--ascii").stdout
-    folded = run_nnc(path, "--ascii", "--depth", "1").stdout
+    full = nnc_in_process(path, "--ascii").stdout
+    folded = nnc_in_process(path, "--ascii", "--depth", "1").stdout
     assert full.count("(conv2d)") == 4 and folded.count("(conv2d)") == 0
     assert "b_1 (b) [+]" in folded and f"{(2 * 3 + 3) + (3 * 3 + 3):,}" in folded
 
 
 def test_latex_compiles_in_a_plain_document(tmp_path):
-    """A real TeX engine (pdflatex, installed by CI) typesets the booktabs tables."""
+    """A real TeX engine (pdflatex, installed by CI) typesets the booktabs longtables."""
     import shutil
     import subprocess
 
     assert shutil.which("pdflatex"), "pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended"
-    run_nnc(EXAMPLES / "inception_naive_vs_bottleneck.nn", "--format", "latex", "--explain", "-o",
+    nnc_in_process(EXAMPLES / "inception_naive_vs_bottleneck.nn", "--format", "latex", "--explain", "-o",
             tmp_path / "table.tex")
-    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs,longtable}\n\\begin{document}\n"
                                       "\\input{table.tex}\n\\end{document}\n")
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from helpers_nnc import EXAMPLES, assert_no_traceback, nnc_json, run_nnc
+from helpers_nnc import EXAMPLES, assert_no_traceback, nnc_in_process, nnc_json, run_nnc
 
 U = None  # an unknown dimension: JSON null
 
@@ -228,7 +228,7 @@ def test_every_example_is_covered():
 
 @pytest.mark.parametrize("example", sorted(EXAMPLE_MODELS))
 def test_example_report(example):
-    report = nnc_json(EXAMPLES / example)
+    report = nnc_json(EXAMPLES / example, in_process=True)
     want = EXAMPLE_MODELS[example]
     assert [m["name"] for m in report["models"]] == [m.name for m in want]
     for got, expected in zip(report["models"], want):
@@ -240,7 +240,7 @@ def test_example_report(example):
 @pytest.mark.parametrize("example", sorted(EXAMPLE_MODELS))
 def test_example_text_and_check(example):
     for args in ((EXAMPLES / example,), ("check", EXAMPLES / example)):
-        proc = run_nnc(*args)
+        proc = nnc_in_process(*args)
         assert_no_traceback(proc)
         assert proc.returncode == 0, proc.stderr
         assert "error[" not in proc.stderr
@@ -276,7 +276,7 @@ def _without_counts(text: str) -> str:
 def test_gru_conventions(tmp_path, convention, gru_params):
     copy = tmp_path / "gru_text.nn"
     copy.write_text(_without_counts((EXAMPLES / "exam_gru_text.nn").read_text()))
-    report = nnc_json(copy, "--convention", convention)
+    report = nnc_json(copy, "--convention", convention, in_process=True)
     (model,) = report["models"]
     layers = {layer["name"]: layer for layer in model["layers"]}
     assert layers["gru_1"]["output_shape"] == [U, 1024]
@@ -288,7 +288,7 @@ def test_gru_conventions(tmp_path, convention, gru_params):
 
 
 def test_gru_example_under_textbook_fails_its_keras_expectation():
-    proc = run_nnc(EXAMPLES / "exam_gru_text.nn", "--convention", "textbook")
+    proc = nnc_in_process(EXAMPLES / "exam_gru_text.nn", "--convention", "textbook")
     assert_no_traceback(proc)
     assert proc.returncode == 1
     message = proc.stderr.replace(",", "").replace("_", "")
@@ -307,7 +307,7 @@ def test_gru_example_under_textbook_fails_its_keras_expectation():
     ("exam_stride2_convs.nn", ("--batch", "1"), r"3\.61\s*MB\b"),
 ])
 def test_memory_flags(example, flags, answer):
-    proc = run_nnc(EXAMPLES / example, *flags)
+    proc = nnc_in_process(EXAMPLES / example, *flags)
     assert_no_traceback(proc)
     assert proc.returncode == 0, proc.stderr
     assert re.search(answer, proc.stdout), proc.stdout

@@ -15,9 +15,6 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import pytest  # noqa: E402
 
-pytest.importorskip("torch")
-pytest.importorskip("keras")
-
 from .cases import (  # noqa: E402
     CASES,
     KERAS_CASES,

@@ -1,72 +1,16 @@
-"""Bad input: every case names its expected diagnostics inline as (code, line, column)."""
+"""Bad input: what the diagnostics say, how they are shown, and what the command line does with them.
+
+Which code each kind of bad input gets, and where, is written in the fixtures of
+tests/fixtures/diagnostics/ (run by tests/test_fixtures.py).
+"""
+
+import json
 
 import pytest
 
 from helpers_nnc import assert_no_traceback, run_nnc
-from nnlang.diagnostics import CODES, render
+from nnlang.diagnostics import render
 from nnlang.driver import compile_text
-
-CASES = [
-    # syntax
-    ("model m {\n  input 28x28x3\n  conv2d 32 k=3\n", [("E003", 3, 16)]),
-    ("model m { input 4; dense 4 @ }", [("E002", 1, "@")]),
-    ("model m { input 4 dense 2 }\nmodel", [("E003", 2, 6)]),
-    ("model m { input 4; -> 3 }", [("E001", 1, "->")]),
-    ("model { }", [("E001", 1, "{")]),
-    # names and arguments
-    ("model m {\n input 28x28x3\n conv2 32 k=3\n}", [("E101", 3, "conv2")]),
-    ("model m {\n input 28x28x3\n conv2d 32 kernl=3\n}", [("E102", 3, "kernl")]),
-    ("model m { input 8x8x3; conv2d 32 }", [("E103", 1, "conv2d")]),
-    ("model m { input 4; dense 10 relux }", [("E104", 1, "relux")]),
-    ("model m { input 4; dense 0 }", [("E104", 1, "0")]),
-    ("model m { input 4; dropout 1.5 }", [("E104", 1, "1.5")]),
-    ("model m { input 8x8x3; conv2d 4 k=3 k=5 }", [("E105", 1, "k=5")]),
-    ("model m { input 4 }\nmodel m { input 5 }", [("E106", 2, "m {")]),
-    ("model a { input 4 }\ncompare a, bb", [("E107", 2, "bb")]),
-    ("block a(x) { dense x }\nmodel m { input 4; a(1, 2) }", [("E108", 2, "2)")]),
-    ("block a(x) { dense x }\nmodel m { input 4; a(y=1) }", [("E108", 2, "y=1")]),
-    ("block a(x) { dense x }\nmodel m { input 4; a() }", [("E108", 2, "a()")]),
-    ("block a(x) { b(x) }\nblock b(y) { a(y) }\nmodel m { input 4; a(3) }", [("E109", 2, "a(y)")]),
-    ("block a(x) { dense xx }\nmodel m { input 4; a(3) }", [("E110", 1, "xx")]),
-    ("block a(x) { dense x // (x - 3) }\nmodel m { input 4; a(3) }", [("E111", 1, "x //")]),
-    ("model m { input 4; repeat 100000000000 { dense 4 } }", [("E112", 1, "100000000000")]),
-    ("model m { dense 4 }", [("E113", 1, "m {")]),
-    ("model m { input 4; input 5 }", [("E114", 1, "input 5")]),
-    ("block dense() { }\nmodel m { input 4 }", [("E115", 1, "dense")]),
-    # shapes
-    ("model m {\n input 784\n conv2d 8 k=3\n}", [("E201", 3, "conv2d")]),
-    ("model m {\n input 10x8\n lstm 4\n lstm 4\n}", [("E201", 4, "lstm")]),
-    ("model m { input 3x3x1; conv2d 4 k=5 }", [("E202", 1, "k=5")]),
-    ("model m { input 8x8x3; concat { branch { conv2d 4 k=3 } branch { conv2d 4 k=1 } } }", [("E204", 1, "concat")]),
-    ("model m { input 8x8x3; add { branch { conv2d 4 k=1 } branch {} } }", [("E204", 1, "add")]),
-    ("model m { input ?x3; flatten }", [("E205", 1, "flatten")]),
-    ("model m { input 4x4; reshape 3x5 }", [("E206", 1, "3x5")]),
-    # expectations
-    ("model m { input 28x28x3; conv2d 32 k=5 -> 28x28x32 }", [("E301", 1, "28x28x32 }")]),
-    ("model m { input 32x32x32; conv2d 32 k=3 -> params=9284 }", [("E302", 1, "params")]),
-    ("model m { input 4; dense 2 -> macs=9 }", [("E303", 1, "macs")]),
-    ("model m { input 4; dense 2 -> parms=9 }", [("E304", 1, "parms")]),
-]
-
-
-@pytest.mark.parametrize("text, expected", CASES, ids=[f"{c[1][0][0]}-{i}" for i, c in enumerate(CASES)])
-def test_diagnostic_code_and_position(text, expected):
-    lines = text.split("\n")
-    # a column is given as a number, or as the text that starts at it (its first occurrence on the line)
-    expected = [(code, line, at if isinstance(at, int) else lines[line - 1].index(at) + 1)
-                for code, line, at in expected]
-    compilation = compile_text(text, "bad.nn")
-    found = [(d.code, d.span.line, d.span.column) for d in compilation.diagnostics if d.is_error]
-    assert found == expected, [render(d, compilation.source) for d in compilation.diagnostics]
-
-
-def test_every_error_code_is_exercised_or_internal():
-    exercised = {code for _, expected in CASES for code, _, _ in expected}
-    untested = {c for c, entry in CODES.items() if entry.severity == "error"} - exercised
-    # E004 (not UTF-8) and E005 (huge literal) are tested below through the CLI; E203 is a pooling
-    # padding limit tested in test_layers; E401 is nnc export's, tested in test_export and by its
-    # documented example (test_diagnostic_docs); E900 is the internal-error line.
-    assert untested <= {"E004", "E005", "E203", "E401", "E900"}, untested
 
 
 def test_several_errors_in_one_run():
@@ -141,14 +85,21 @@ def test_missing_file_and_bad_option_exit_2(tmp_path):
     assert_no_traceback(bad_option)
 
 
-def test_failed_compile_writes_no_output_file(tmp_path):
+def test_failed_compile_writes_the_json_report_with_its_diagnostics(tmp_path):
     source = tmp_path / "bad.nn"
     source.write_text("model m { input 4; dense 0 }")
     target = tmp_path / "out.json"
     proc = run_nnc(source, "--format", "json", "-o", target)
-    assert proc.returncode == 1
-    assert not target.exists()
-    assert list(tmp_path.iterdir()) == [source]
+    assert_no_traceback(proc)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == ""
+    report = json.loads(target.read_text(encoding="utf-8"))
+    # `dense 0` is at column 20; its argument 0, the value refused, at column 26
+    assert [(d["code"], d["line"], d["column"]) for d in report["diagnostics"]] == [("E104", 1, 26)]
+    assert sorted(tmp_path.iterdir()) == sorted([source, target])  # no temporary file left
+    to_stdout = run_nnc(source, "--format", "json")
+    assert to_stdout.returncode == 1
+    assert target.read_text(encoding="utf-8") == to_stdout.stdout
 
 
 def test_empty_file_warns(tmp_path):

@@ -1,6 +1,8 @@
 """The fixed parts of the language contract: each construct parses and means what it says.
 
-Expected numbers are arithmetic written out here, never nnc's own output.
+Expected numbers are arithmetic written out here, never nnc's own output. What a `->`
+expectation can say (unknown dimensions, tuple shapes, numbers with underscores, expectations
+without a shape) is written in tests/fixtures/language/, run by tests/test_fixtures.py.
 """
 
 import pytest
@@ -58,37 +60,12 @@ def test_semicolons_comments_and_several_models():
     assert program.models[1].totals().params == (4 * 2 + 2) + (2 * 1 + 1)
 
 
-def test_unknown_dimensions_and_tuple_shapes():
-    program = compile_ok(
-        """
-        model seq { input ?x256; lstm 32 return_sequences=true -> ?x32; dense 4 -> ?x4 }
-        model tup { input (28, 28, 3); conv2d 8 k=3 -> (26, 26, 8) }
-        model ids { input ?; embedding 62 256 -> ?x256 params=15872 }
-        """
-    )
-    seq, tup, ids = program.models
-    assert seq.layers[0].output_shape == (None, 32)
-    assert seq.layers[0].params == 4 * (32 * (256 + 32) + 32)
-    assert tup.layers[0].output_shape == (26, 26, 8)
-    assert ids.layers[0].params == 62 * 256
-
-
 def test_labels_name_layers_and_aliases_give_canonical_types():
     program = compile_ok("model m { input 8x8x3\n stem: Conv2D 4 kernel_size=3 padding=same\n MaxPooling2D 2\n Linear 3 }")
     (model,) = program.models
     assert [(n.name, n.kind) for n in model.layers] == [("stem", "conv2d"), ("maxpool2d_1", "maxpool2d"),
                                                        ("dense_1", "dense")]
     assert model.layers[2].output_shape == (4, 4, 3)
-
-
-def test_numbers_with_underscores_and_positional_by_name():
-    program = compile_ok("model m { input 1_000; dense units=2_000 }")
-    assert program.models[0].layers[0].params == 1000 * 2000 + 2000
-
-
-def test_expectation_without_shape():
-    compile_ok("model m { input 28x28x3; conv2d 32 k=5 -> params=2432 macs=1382400 }")
-    assert 24 * 24 * 32 * (5 * 5 * 3) == 1382400
 
 
 def test_blocks_branches_and_repeat_from_the_contract():

@@ -5,7 +5,9 @@
     nnc explain CODE             what a diagnostic code means
 
 Exit status: 0 compiled (warnings allowed), 1 the file has errors, 2 the
-command line was wrong or a file could not be read, 3 an internal error.
+command line was wrong or a file could not be read or written, 3 an internal
+error, 130 interrupted. When the reader of the output goes away (`nnc FILE |
+head`), nnc ends quietly with the status it would have had, whatever the format.
 """
 
 from __future__ import annotations
@@ -69,6 +71,21 @@ class _DefaultGroup(click.Group):
             args = ["summary", *args]
         return super().parse_args(ctx, args)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:  # --help and --version write here
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:
+            _end_on_broken_pipe()
+
+    def invoke(self, ctx):
+        # click itself would end a closed pipe or an interrupt with status 1, which means "the file has errors"
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _end_on_broken_pipe()
+        except KeyboardInterrupt:
+            _interrupted()
+
     def format_usage(self, ctx, formatter):
         formatter.write_usage("nnc", "FILE.nn [OPTIONS] | COMMAND [ARGS]...")
 
@@ -106,7 +123,8 @@ def _report_options(function):
         click.option("--ascii", "ascii_only", is_flag=True, help="ASCII table borders instead of box drawing."),
         click.option("--werror", is_flag=True, help="Treat warnings as errors."),
         click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-                     help="Write the report to this file (atomically) instead of standard output."),
+                     help="Write the report to this file instead of standard output: a regular file is "
+                          "replaced atomically, a device or FIFO is written through."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -123,9 +141,16 @@ def print_diagnostics(compilation, werror: bool = False) -> bool:
     return _print_diagnostics(compilation, werror)
 
 
-def write_output(data: str | bytes, output) -> None:
-    """Write text or bytes to standard output, or atomically to a file."""
-    _write(data, output)
+def write_output(data, output) -> None:
+    """Write bytes, text or an iterable of text pieces to standard output (OUTPUT None) or to
+    OUTPUT (see nnlang.outputs.write); exit 2 with a message when it cannot be written."""
+    from .outputs import CannotWrite, write
+
+    try:
+        write(data, output)
+    except CannotWrite as error:
+        click.echo(f"nnc: error: {error}", err=True)
+        sys.exit(2)
 
 
 def _compile(path: str, convention: str):
@@ -134,7 +159,9 @@ def _compile(path: str, convention: str):
     try:
         return compile_path(path, convention)
     except OSError as error:
-        click.echo(f"nnc: error: cannot read {path}: {error.strerror or error}", err=True)
+        from .outputs import shown
+
+        click.echo(f"nnc: error: cannot read {shown(path)}: {error.strerror or error}", err=True)
         sys.exit(2)
 
 
@@ -148,39 +175,18 @@ def _print_diagnostics(compilation, werror: bool) -> bool:
     return failed
 
 
-def _write(data, output: str | None) -> None:
-    """Write text, bytes or an iterable of text pieces to standard output, or atomically to a
-    file: a temporary file in the same folder, renamed over the target, so that an error never
-    leaves a half-written file."""
-    if output is None:
-        if isinstance(data, bytes):
-            sys.stdout.buffer.write(data)
-        elif isinstance(data, str):
-            click.echo(data, nl=False)
-        else:
-            sys.stdout.writelines(data)
-        return
-    import tempfile  # only when writing a file: keeps it off the start-up path
+def _end_on_broken_pipe():
+    from .outputs import end_on_broken_pipe
 
-    folder, name = os.path.split(output)
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder or ".")
+    end_on_broken_pipe()
+
+
+def _interrupted():
     try:
-        if isinstance(data, bytes):
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-        else:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-                stream.writelines([data] if isinstance(data, str) else data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
-        os.replace(temporary, output)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
+        click.echo("nnc: interrupted", err=True)
+    except OSError:
+        pass
+    sys.exit(130)
 
 
 @cli.command(hidden=True)
@@ -200,11 +206,12 @@ def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, mem
     options = Options(convention=convention, dtype=dtype, units=units, batch=batch, depth=depth, explain=explain,
                       ops=ops, memory=memory, optimizer=optimizer, columns=picked)
     if fmt == "json":
+        from . import outputs
         from .emit import json as emit_json
 
-        if failed and output is not None:
-            sys.exit(1)
-        _write(emit_json.render_pieces(compilation.program, compilation.diagnostics, options,
+        outputs.status_on_closed_pipe = 1 if failed else 0
+
+        write_output(emit_json.render_pieces(compilation.program, compilation.diagnostics, options,
                                        compilation.source.name), output)
         sys.exit(1 if failed else 0)
     if failed:
@@ -212,7 +219,7 @@ def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, mem
     if fmt == "text":
         from .emit import text as emit_text
 
-        _write(emit_text.render(compilation.program, options, ascii_only), output)
+        write_output(emit_text.render(compilation.program, options, ascii_only), output)
     elif fmt == "equation":
         from .emit import equation
 
@@ -221,11 +228,11 @@ def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, mem
         except equation.NotAChain as error:
             click.echo(f"nnc: error: {error}", err=True)
             sys.exit(1)
-        _write(text, output)
+        write_output(text, output)
     else:
         from .emit import tables
 
-        _write(tables.render(compilation.program, options, fmt, compilation.source.name), output)
+        write_output(tables.render(compilation.program, options, fmt, compilation.source.name), output)
 
 
 @cli.command()
@@ -323,7 +330,10 @@ def _leave(status) -> None:
         status = 1
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`nnc FILE | head`) or stream
+            if stream is not None:
+                stream.flush()
+        except BrokenPipeError:  # `nnc FILE | head`: output was lost, as when it happens while writing
+            _end_on_broken_pipe()
+        except (OSError, ValueError):  # a closed stream
             pass
     os._exit(status)

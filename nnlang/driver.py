@@ -9,7 +9,7 @@ import attrs
 
 from . import ir
 from .diagnostics import DiagnosticBag
-from .source import Source, Span
+from .source import Source, Span, read_source_bytes
 
 
 @attrs.define
@@ -66,10 +66,10 @@ def compile_text(text: str, name: str = "<input>", convention: str = "keras") ->
 
 
 def compile_path(path: str | os.PathLike, convention: str = "keras") -> Compilation:
+    """Compile the file PATH; OSError when it cannot be read or is refused (see read_source_bytes)."""
     path = os.fspath(path)
     bag = DiagnosticBag()
-    with open(path, "rb") as file:
-        data = file.read()
+    data = read_source_bytes(path)
     source = decode(data, path, bag)
     if source is None:  # shown with replacement characters, so the caret has a line to point into
         return Compilation(Source(data.decode("utf-8", errors="replace"), path), None, bag)

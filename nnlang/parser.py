@@ -8,6 +8,7 @@ seen: each becomes a located :class:`~nnlang.diagnostics.Diagnostic`.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Optional
 
 from lark import Lark, Token, Transformer, v_args
@@ -100,12 +101,19 @@ def _unclosed_brace(text: str) -> Optional[Span]:
     return stack[-1] if stack else None
 
 
+#: What may follow the last token of a file: blanks, separators, comments.
+_ENDING = re.compile(r"(?:[\s;]|#[^\n]*)*")
+
+
 def _syntax_diagnostic(error: UnexpectedInput, source: Source) -> Diagnostic:
     if isinstance(error, UnexpectedCharacters):
         char = source.text[error.pos_in_stream] if error.pos_in_stream < len(source.text) else ""
         span = Span(error.line, error.column, error.line, error.column + 1)
         return Diagnostic("E002", f"unexpected character {char!r}", span)
-    if isinstance(error, UnexpectedToken) and error.token.type == "$END" or isinstance(error, UnexpectedEOF):
+    at_end = isinstance(error, UnexpectedToken) and error.token.type == "_SEP" and not _ENDING.sub(
+        "", source.text[error.token.start_pos:])  # only line ends, blanks and comments are left
+    if isinstance(error, UnexpectedToken) and error.token.type == "$END" or isinstance(error, UnexpectedEOF) \
+            or at_end:
         lines = source.text.splitlines() or [""]
         span = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
         opened = _unclosed_brace(source.text)
@@ -117,7 +125,7 @@ def _syntax_diagnostic(error: UnexpectedInput, source: Source) -> Diagnostic:
         return Diagnostic("E003", message, span, notes)
     assert isinstance(error, UnexpectedToken)
     token = error.token
-    found = "a new line" if token.type == "_SEP" and "\n" in token else repr(str(token))
+    found = "end of line" if token.type == "_SEP" and "\n" in token else repr(str(token))
     message = f"unexpected {found}; expected {_describe_expected(error.expected)}"
     notes = []
     if token.type == "NAME" and "RBRACE" in error.expected and "_SEP" in error.expected:

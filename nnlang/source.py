@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import stat
 from typing import NamedTuple
 
 import attrs
@@ -32,6 +34,60 @@ class Span(NamedTuple):
 
 
 NOWHERE = Span(0, 0, 0, 0)
+
+#: Bytes in one .nn file: about three times a written-out model of MAX_LAYERS layers.
+MAX_SOURCE_BYTES = 16 * 2**20
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
+class UnreadableSource(OSError):
+    """A path nnc refuses to read; `strerror` says why."""
+
+
+def _check_readable(status: os.stat_result) -> None:
+    if not stat.S_ISREG(status.st_mode):
+        kind = next((name for test, name in _KINDS if test(status.st_mode)), "not a file")
+        raise UnreadableSource(errno.EISDIR if stat.S_ISDIR(status.st_mode) else errno.EINVAL,
+                               f"not a regular file ({kind})")
+    if status.st_size > MAX_SOURCE_BYTES:
+        raise UnreadableSource(errno.EFBIG, _too_large(status.st_size))
+
+
+def _too_large(size: int) -> str:
+    return (f"the file is larger than {MAX_SOURCE_BYTES // 2**20} MiB ({MAX_SOURCE_BYTES:,} bytes), "
+            f"the limit for a .nn file" + (f"; it has {size:,} bytes" if size > MAX_SOURCE_BYTES + 1 else ""))
+
+
+def read_source_bytes(path: str) -> bytes:
+    """The bytes of the file PATH: a regular file of at most MAX_SOURCE_BYTES, else UnreadableSource.
+
+    Devices, pipes and folders are refused before they are opened for reading, so `/dev/zero` or a
+    FIFO nobody writes to neither fills the memory nor blocks; at most MAX_SOURCE_BYTES + 1 bytes
+    are read, so a file growing while it is read is bounded too.
+    """
+    _check_readable(os.stat(path))
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        status = os.fstat(descriptor)
+        _check_readable(status)  # the path may name another file since it was examined
+        chunks = []
+        left = MAX_SOURCE_BYTES + 1
+        wanted = status.st_size + 1  # a single read in the common case; /proc files report size 0
+        while left > 0:
+            chunk = os.read(descriptor, min(wanted, left))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+            wanted = 2**16
+    finally:
+        os.close(descriptor)
+    data = b"".join(chunks)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise UnreadableSource(errno.EFBIG, _too_large(len(data)))
+    return data
 
 
 @attrs.frozen(slots=False)

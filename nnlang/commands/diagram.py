@@ -47,21 +47,18 @@ def _extension(output) -> str:
         return "dot"
     suffix = Path(output).suffix.lower().lstrip(".")
     if suffix not in EXTENSIONS:
-        shown = f"'.{suffix}'" if suffix else "no extension"
-        _fail(f"cannot tell the format of {output} ({shown}); name it .svg, .png, .pdf or .dot")
+        from ..outputs import shown
+
+        found = f"'.{shown(suffix)}'" if suffix else "no extension"
+        _fail(f"cannot tell the format of {shown(output)} ({found}); name it .svg, .png, .pdf or .dot")
     return suffix
-
-
-def _write_bytes(data: bytes, output: str) -> None:
-    from ..cli import write_output
-
-    write_output(data, output)
 
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the diagram here; the extension picks the format: .svg, .png, .pdf or .dot. "
+                   "A regular file is replaced atomically, a device or FIFO is written through. "
                    "Without it the DOT text goes to standard output.")
 @click.option("--model", "models", multiple=True, metavar="NAME",
               help="Draw only this model (repeatable). Default: every model of FILE, side by side.")
@@ -77,7 +74,7 @@ def _write_bytes(data: bytes, output: str) -> None:
 def diagram(file, output, models, depth, show, rankdir, convention, werror):
     """Draw the models of FILE with Graphviz: one node per layer, the shapes on
     the edges, blocks and branches as labelled boxes."""
-    from ..cli import compile_or_exit, print_diagnostics
+    from ..cli import compile_or_exit, print_diagnostics, write_output
 
     extension = _extension(output)
     compilation = compile_or_exit(file, convention)
@@ -105,7 +102,7 @@ def diagram(file, output, models, depth, show, rankdir, convention, werror):
     options = dot.DiagramOptions(rankdir=rankdir.upper(), depth=depth, show=show)
     fmt = dot.FORMATS[extension]
     if fmt is None:
-        data = dot.source(chosen, options).encode("utf-8")
+        data = dot.source(chosen, options)
     else:
         try:
             data = dot.render(chosen, options, fmt)
@@ -114,10 +111,4 @@ def diagram(file, output, models, depth, show, rankdir, convention, werror):
         except graphviz.CalledProcessError as error:
             detail = (error.stderr or b"").decode("utf-8", "replace").strip()[:500]
             _fail(f"Graphviz's dot failed (exit {error.returncode}){': ' + detail if detail else ''}", 3)
-    if output is None:
-        click.echo(data.decode("utf-8"), nl=False)
-        return
-    try:
-        _write_bytes(data, output)
-    except OSError as error:
-        _fail(f"cannot write {output}: {error.strerror or error}")
+    write_output(data, output)

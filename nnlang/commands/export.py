@@ -30,7 +30,8 @@ def _fail(message: str, status: int = 2):
 @click.option("--to", "target", type=click.Choice(TARGETS), required=True,
               help="The framework: pytorch (nn.Module classes) or keras (functional keras.Model builders).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the code to this file (atomically) instead of standard output.")
+              help="Write the code to this file instead of standard output: a regular file is replaced "
+                   "atomically, a device or FIFO is written through.")
 @click.option("--model", "models", multiple=True, metavar="NAME",
               help="Export only this model (repeatable). Default: every model of FILE.")
 @click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True,
@@ -68,7 +69,4 @@ def export(file, target, output, models, convention):
     except ExportError as error:
         click.echo(render(error.diagnostic(), compilation.source), err=True)
         raise SystemExit(1)
-    try:
-        write_output(result.code, output)
-    except OSError as error:
-        _fail(f"cannot write {output}: {error.strerror or error}")
+    write_output(result.code, output)

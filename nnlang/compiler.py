@@ -190,6 +190,7 @@ class Compiler:
         node.trainable, node.non_trainable = result.trainable, result.non_trainable
         node.macs, node.pool_ops = result.macs, result.pool_ops
         node.kernel, node.stride, node.padding, node.dims = result.kernel, result.stride, result.padding, result.dims
+        node.window = result.window
         if stmt.expect is not None:
             self._check_expectation(stmt.expect, node.output_shape, node.trainable + node.non_trainable
                                     if node.non_trainable.value else node.trainable, node.macs, env, node.dims,

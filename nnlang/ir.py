@@ -34,6 +34,7 @@ class LayerNode:
     args: dict = attrs.Factory(dict)  # resolved hyper-parameters, for exports and diagrams
     span: Span = attrs.field(default=None)
     label: Optional[str] = None
+    window: object = None  # layers.base.Window of a convolution or pooling, for the exporters
 
     @property
     def params(self) -> int:

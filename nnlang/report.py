@@ -9,6 +9,7 @@ from typing import NamedTuple, Optional
 import attrs
 
 from . import ir
+from .layers import kind_of
 from .layers.base import fmt_shape
 
 DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 1}
@@ -17,8 +18,6 @@ UNITS = {"si": (10**6, "MB"), "iec": (2**20, "MiB")}
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}  # values kept per parameter
 OPS = ("macs", "flops", "flops-all")
-#: layers whose output is a view of their input: no memory of their own
-VIEW_KINDS = ("flatten", "reshape")
 
 
 @attrs.frozen
@@ -140,7 +139,7 @@ def elements(shape: Optional[tuple]) -> Optional[int]:
 
 def bias_adds(layer: ir.LayerNode) -> int:
     """One addition per output value for layers that add a bias (convolutions and dense)."""
-    if layer.family in ("conv", "dense") and layer.kind != "embedding" and layer.args.get("bias", False):
+    if kind_of(layer).adds_bias(layer.args):
         return elements(layer.output_shape) or 0
     return 0
 
@@ -246,7 +245,7 @@ def memory_report(model: ir.Model, options: Options) -> MemoryReport:
     params = MemoryLine("parameters", totals.params, totals.params * size,
                         f"{totals.params:,} x {size} B")
     input_values = elements(model.input_shape)
-    stored = [n for n in model.layers if n.kind not in VIEW_KINDS]
+    stored = [n for n in model.layers if not kind_of(n).view]  # a view has no memory of its own
     outputs = [elements(n.output_shape) for n in stored]
     known = None if None in outputs else sum(outputs)
     activations = MemoryLine("activations (every layer output, one sample)", known,
@@ -260,7 +259,7 @@ def memory_report(model: ir.Model, options: Options) -> MemoryReport:
     values_of = {-1: input_values}
     for node in model.layers:
         values_of[node.index] = elements(node.output_shape)
-        if node.kind in VIEW_KINDS:
+        if kind_of(node).view:
             continue
         pair = [values_of.get(i) for i in node.inputs] + [values_of[node.index]]
         if None in pair:

@@ -1,5 +1,6 @@
-"""What the PyTorch and Keras exporters share: a small code builder, names that
-are valid Python, text from the input written as Python source (string literals,
+"""What the PyTorch and Keras exporters share: the walk over a model and the checks
+and refusals (`Emitter`, the base of both), a small code builder, names that are
+valid Python, text from the input written as Python source (string literals,
 docstrings, comments), the geometry of padding, and the error for a construct a
 framework cannot express.
 
@@ -24,7 +25,7 @@ from typing import Iterable, Optional
 import attrs
 
 from .. import ir
-from ..layers.base import resolve_padding, window_output
+from ..layers import kind_of
 from ..source import Span
 
 
@@ -37,7 +38,18 @@ class Export:
 
 
 class Emitter:
-    """What an exporter knows while it writes one file; each framework's subclass writes it."""
+    """What an exporter knows while it writes one file, and what every exporter does alike.
+
+    The base class walks a model (layers, block calls, branches and their joins, labelled
+    groups), checks what no framework can export, and turns a construct the framework cannot
+    express into a refusal (E401, `unsupported`). A framework's subclass writes the code: one
+    method `_k_<export_as>` per layer kind (`LayerKind.export_as`, which kinds of one class
+    share), and the hooks `layer`, `joined`, `block`, `labelled`, `write` and `variables`.
+    A kind without a method is refused, never a crash.
+    """
+
+    #: the framework's name, as refusals give it
+    framework = ""
 
     def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = "",
                  numbers: Optional[ir.Program] = None):
@@ -49,6 +61,104 @@ class Emitter:
 
     def render(self, models: list) -> Export:
         raise NotImplementedError
+
+    # -- refusals and dispatch -------------------------------------------------------
+    def unsupported(self, node: ir.LayerNode, what: str, *notes: str) -> ExportError:
+        """The refusal of a layer the framework has no exact equivalent for (to raise)."""
+        return refuse(self.framework, node, what, *notes)
+
+    def kind_method(self, node: ir.LayerNode):
+        """The method that writes `node`'s kind; a refusal when the exporter has none."""
+        kind = kind_of(node)
+        method = getattr(self, f"_k_{kind.export_as or kind.name}", None)
+        if method is None:
+            raise self.unsupported(node, "nnc does not know how to export this layer kind")
+        return method
+
+    # -- shared checks ------------------------------------------------------------------
+    def check_model(self, model: ir.Model) -> bool:
+        """Refuses a model nnc could not compile or whose input some layers read as token ids
+        and others as numbers; returns whether the input is token ids."""
+        check_exportable(model, self.framework)
+        fed = [node for node in model.layers if -1 in node.inputs]
+        ids = any(kind_of(node).takes_ids for node in fed)
+        numbers = next((node for node in fed if not kind_of(node).takes_ids), None)
+        if ids and numbers is not None:
+            raise self.unsupported(numbers, "the input feeds an embedding (token ids) and this layer (numbers)")
+        return ids
+
+    def totals(self, model: ir.Model) -> ir.Totals:
+        """The model's totals as the target framework counts them (its convention)."""
+        counted = self.numbers.model(model.name)
+        return (counted if counted is not None and len(counted.layers) == len(model.layers) else model).totals()
+
+    def statement(self, group: ir.Group) -> str:
+        """A block call as written in the .nn file ('' when unknown or long)."""
+        return statement_text(self.source_lines, group.span)
+
+    # -- the walk -------------------------------------------------------------------------
+    def walk(self, children: list, cur, dst: str):
+        """Writes `children` in order, starting from the tensor `cur` (whatever the subclass
+        uses for one); returns the tensor they leave, held in the variable `dst`."""
+        index = 0
+        while index < len(children):
+            child = children[index]
+            if isinstance(child, ir.Group) and child.kind == "branch":
+                branches, node, index = merge_children(children, index)
+                cur = self.join(branches, node, cur, dst)
+                continue
+            index += 1
+            if isinstance(child, ir.LayerNode):
+                cur = self.layer(child, cur, dst)
+            elif child.kind == "block":
+                cur = self.block(child, cur, dst)
+            else:  # a labelled concat, add or repeat
+                cur = self.labelled(child, cur, dst)
+        return cur
+
+    def join(self, branches: list, node: ir.LayerNode, cur, dst: str):
+        """Each branch from `cur` into a variable named after it, then the layer joining them."""
+        outputs, names = [], []
+        for branch in branches:
+            var = self.variables.take(branch.name)
+            names.append(var)
+            with self.branch(branch):
+                self.write(comment(f"branch {branch.name}" + ("" if branch.children else ": the input itself")))
+                outputs.append(self.walk(branch.children, cur, var))
+        result = self.joined(node, outputs, dst)
+        self.variables.used -= set(names)  # the branches' variables are free again
+        return result
+
+    @contextmanager
+    def branch(self, branch: ir.Group):
+        """Where the layers of `branch` go while it is written."""
+        yield
+
+    # -- what a framework writes -------------------------------------------------------------
+    @property
+    def variables(self) -> Names:
+        """The variable names of the code being written."""
+        raise NotImplementedError
+
+    def write(self, text: str) -> None:
+        """A line of the code being written."""
+        raise NotImplementedError
+
+    def layer(self, node: ir.LayerNode, cur, dst: str):
+        """The code computing one layer (its kind's method says what) from `cur` into `dst`."""
+        raise NotImplementedError
+
+    def joined(self, node: ir.LayerNode, outputs: list, dst: str):
+        """The layer that joins the branches' `outputs` (a concat or add)."""
+        raise NotImplementedError
+
+    def block(self, group: ir.Group, cur, dst: str):
+        """A block call."""
+        return self.labelled(group, cur, dst)
+
+    def labelled(self, group: ir.Group, cur, dst: str):
+        """A labelled concat, add or repeat: its layers in order."""
+        return self.walk(group.children, cur, dst)
 
 
 def export_with(emitter: type, program: ir.Program, names: Optional[list], **context) -> Export:
@@ -301,46 +411,16 @@ class Raw:
 # --- geometry shared by both exporters ---------------------------------------------
 
 
-def spatial(node: ir.LayerNode) -> tuple:
-    """The input's spatial sizes (all axes but the channels), None where unknown."""
-    return tuple(node.input_shape[:-1])
-
-
 def window_pads(node: ir.LayerNode, framework: str) -> list[tuple[int, int]]:
-    """Padding (before, after) per spatial axis of a convolution or pooling window, as nnc resolved it."""
-    a = node.args
-    k = a.get("k") or a.get("size")
-    s = a.get("s") or k
-    d = a.get("dilation") or (1,) * len(k)
-    pad = a.get("pad", "valid")
-    pads = []
-    for axis, n in enumerate(spatial(node)):
-        explicit = pad if not isinstance(pad, tuple) else pad[axis]
-        before, after = resolve_padding(explicit, n, k[axis], s[axis], d[axis])
+    """Padding (before, after) per spatial axis of a convolution or pooling window, as inference
+    resolved it; a refusal where it depends on a size unknown until run time."""
+    window = node.window
+    for axis, (before, _) in enumerate(window.padding):
         if before is None:
-            raise refuse(framework, node, f"pad=same with stride {s[axis]} on an axis of unknown size: the padding "
-                                          "depends on the size", "give the input a known size, or use pad=N")
-        pads.append((before, after))
-    return pads
-
-
-def ceil_changes_size(node: ir.LayerNode) -> bool:
-    """Whether ceil=true gives another output size than flooring would (for this input)."""
-    a = node.args
-    if not a.get("ceil"):
-        return False
-    k = a["size"]
-    s = a.get("s") or k
-    if any(n is None and s[axis] > 1 for axis, n in enumerate(spatial(node))):
-        return True  # the size decides
-    pads = window_pads(node, "?")
-    for axis, n in enumerate(spatial(node)):
-        if n is None:
-            continue  # stride 1: every window fits exactly
-        floor = window_output(n, k[axis], s[axis], 1, *pads[axis], ceil=False)
-        if floor is None or floor.value != node.output_shape[axis]:
-            return True
-    return False
+            raise refuse(framework, node, f"pad=same with stride {window.stride[axis]} on an axis of unknown "
+                                          "size: the padding depends on the size",
+                         "give the input a known size, or use pad=N")
+    return list(window.padding)
 
 
 def keras_transpose_output_padding(node: ir.LayerNode) -> Optional[tuple]:
@@ -400,7 +480,7 @@ def merge_children(children: list, start: int) -> tuple[list, Optional[ir.LayerN
         branches.append(children[index])
         index += 1
     node = children[index] if index < len(children) else None
-    if not (isinstance(node, ir.LayerNode) and node.kind in ("concat", "add")):
+    if not (isinstance(node, ir.LayerNode) and kind_of(node).joins_branches):
         raise AssertionError("branches must be followed by their concat/add")
     return branches, node, index + 1
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from .. import ir
+from ..layers import Weighted, kind_of
 from .tables import latex_escape
 
 _FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\sigma", "linear": ""}
+#: What stands between the weights and the input, by the operation a layer performs.
+_OPERATORS = {"product": r"\,", "convolution": r" \ast"}
 
 
 class NotAChain(ValueError):
@@ -25,40 +28,29 @@ def _dims(*values) -> str:
 
 
 def model_equation(model: ir.Model) -> str:
-    if any(n.kind in ("concat", "add") for n in model.layers):
+    if any(kind_of(n).joins_branches for n in model.layers):
         raise NotAChain(f"model '{model.name}' has branches: --format equation needs a chain of layers")
     expression = "x"
     shapes = [rf"x \in \mathbb{{R}}^{{{_dims(*model.input_shape)}}}"] if model.input_shape else []
     weighted = 0
     for node in model.layers:
-        name = latex_escape(node.label) if node.label else None
-        if node.kind in ("dense", "conv1d", "conv2d", "conv3d"):
-            weighted += 1
-            index = name or str(weighted)
-            symbol = "W" if node.kind == "dense" else "K"
-            fan_in = node.input_shape[-1]
-            if node.kind == "dense":
-                term = rf"{symbol}_{{{index}}}\, {expression}"
-                shapes.append(rf"{symbol}_{{{index}}} \in \mathbb{{R}}^{{{_dims(node.args['units'], fan_in)}}}")
-            else:
-                term = rf"{symbol}_{{{index}}} \ast {expression}"
-                kernel = node.args["k"]
-                shapes.append(rf"{symbol}_{{{index}}} \in \mathbb{{R}}^{{{_dims(*kernel, fan_in, node.args['filters'])}}}")
-            if node.args.get("bias"):
-                width = node.output_shape[-1]
-                term += rf" + b_{{{index}}}"
-                shapes.append(rf"b_{{{index}}} \in \mathbb{{R}}^{{{width}}}")
-            expression = term
-            if node.activation:
-                expression = _apply(node.activation, expression)
-        elif node.kind == "activation":
-            expression = _apply(node.args.get("function", "relu"), expression)
-        elif node.kind in ("dropout",):
+        kind = kind_of(node)
+        term = kind.equation_term(node.args, node.input_shape)
+        if term is None:
             continue
+        if isinstance(term, Weighted):
+            weighted += 1
+            index = latex_escape(node.label) if node.label else str(weighted)
+            symbol = f"{term.symbol}_{{{index}}}"
+            expression = f"{symbol}{_OPERATORS[term.operation]} {expression}"
+            shapes.append(rf"{symbol} \in \mathbb{{R}}^{{{_dims(*term.sizes)}}}")
+            if kind.adds_bias(node.args):
+                expression += rf" + b_{{{index}}}"
+                shapes.append(rf"b_{{{index}}} \in \mathbb{{R}}^{{{node.output_shape[-1]}}}")
         else:
-            expression = _apply(node.kind, expression)
-            if node.activation:
-                expression = _apply(node.activation, expression)
+            expression = _apply(term.function, expression)
+        if node.activation:
+            expression = _apply(node.activation, expression)
     lines = [f"% model {model.name}", r"\[", f"  y = {expression}", r"\]"]
     if shapes:
         lines += [r"\[", "  " + r",\quad ".join(shapes), r"\]"]

@@ -18,14 +18,15 @@ its docstring).
 
 from __future__ import annotations
 
-from typing import Optional
+from contextlib import contextmanager
+from typing import NamedTuple, Optional
 
 import attrs
 
 from .. import ir
-from .codegen import (BUILTIN_NAMES, Code, Emitter, Export, Names, Raw, activation_of, call, camel, check_exportable,
-                      ceil_changes_size, comment, dims, docstring, export_with, merge_children, py, refuse,
-                      statement_text, string_literal, transpose_crops, window_pads)
+from ..layers import Layout, kind_of
+from .codegen import (BUILTIN_NAMES, Code, Emitter, Export, Names, Raw, activation_of, call, camel, comment, dims,
+                      docstring, export_with, py, string_literal, transpose_crops, window_pads)
 
 FRAMEWORK = "PyTorch"
 
@@ -51,14 +52,8 @@ set_extra_state set_submodule share_memory state_dict to to_empty train training
 MODULE_NAMES = ("torch", "nn", "F", "Concat", "Add", "Recurrent", "SeparableConv2d", "SamePool", "Reshape",
                 "Exponential")
 
-#: Layers that compute on channels-first tensors.
-CHANNELS_FIRST = frozenset({
-    "conv1d", "conv2d", "conv3d", "depthwise2d", "separable2d", "conv2d_transpose", "maxpool1d", "avgpool1d",
-    "maxpool2d", "avgpool2d", "globalavgpool1d", "globalmaxpool1d", "globalavgpool2d", "globalmaxpool2d",
-    "upsample2d", "zeropad2d", "batchnorm",
-})
-#: Layers that compute on channels-last tensors (flatten and reshape: to order the values as Keras does).
-CHANNELS_LAST = frozenset({"dense", "layernorm", "embedding", "rnn", "lstm", "gru", "flatten", "reshape"})
+#: The layout a kind's module needs (LayerKind.layout): channels first ("cf"), last ("cl"), or either.
+_NEEDS = {Layout.SPATIAL: "cf", Layout.LAST_AXIS: "cl", Layout.ELEMENTWISE: None}
 
 HELPERS = {
     "Concat": '''
@@ -196,13 +191,13 @@ class _Tensor:
 
 @attrs.define
 class _Spec:
+    """One layer's module; the layout it needs is its kind's (LayerKind.layout)."""
+
     ctor: str
-    need: Optional[str] = None  # layout the module needs
-    out: Optional[str] = None  # layout of its output (None: as its input)
+    out: Optional[str] = None  # layout of its output (None: the one it computes in)
     pads: Optional[tuple] = None  # F.pad before the module
     pad_note: str = ""
     activation: bool = True  # apply the trailing activation after the module
-    ids: bool = False  # takes integer ids
     note: str = ""  # added to the forward line's comment
 
 
@@ -212,6 +207,15 @@ class _Container:
     def __init__(self):
         self.entries: list = []
         self.names = Names(MODULE_ATTRIBUTES)
+
+
+class _Place(NamedTuple):
+    """Where the statements being written go."""
+
+    scope: _Scope  # the class whose forward they are
+    container: _Container  # the class or ModuleDict holding their modules
+    module: str  # that container as an expression: self, self.inception_3a.b1
+    path: tuple  # its attribute path from the model, for ModelExport.modules
 
 
 class _Scope:
@@ -245,13 +249,16 @@ def _permute(rank: int, to: str) -> str:
     return ", ".join(str(a) for a in order)
 
 
-class _Emitter(Emitter):
+class PyTorchEmitter(Emitter):
+    framework = FRAMEWORK
+
     def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = "",
                  numbers: Optional[ir.Program] = None):
         super().__init__(program, source_lines, file_name, numbers)
         self.helpers: set = set()
         self.classes: list[_Scope] = []
         self.class_names = Names({*MODULE_NAMES, *BUILTIN_NAMES})
+        self.place: Optional[_Place] = None
 
     # -- the file ----------------------------------------------------------------
     def render(self, models: list) -> Export:
@@ -304,13 +311,9 @@ class _Emitter(Emitter):
 
     # -- one model ---------------------------------------------------------------------
     def model(self, model: ir.Model, prefix: bool) -> ModelExport:
-        check_exportable(model, FRAMEWORK)
+        ids = self.check_model(model)
         self.prefix = camel(model.name) if prefix else ""
         rank = len(model.input_shape)
-        ids = any(node.kind == "embedding" and -1 in node.inputs for node in model.layers)
-        if ids and any(node.kind != "embedding" and -1 in node.inputs for node in model.layers):
-            first = next(n for n in model.layers if n.kind != "embedding" and -1 in n.inputs)
-            raise refuse(FRAMEWORK, first, "the input feeds an embedding (token ids) and this layer (numbers)")
         layout = self._input_layout(model)
         class_name = self.class_names.take(camel(model.name))
         export = ModelExport(model.name, class_name, layout, "long" if ids else "float",
@@ -319,25 +322,26 @@ class _Emitter(Emitter):
         scope = _Scope(class_name, model.root, [])
         entry = _Tensor("x", layout, rank, -1, tuple(model.input_shape))
         scope.tensors[-1] = entry
-        out = self._children(scope, scope.root, "self", (), model.root.children, entry, "x")
+        with self._inside(_Place(scope, scope.root, "self", ())):
+            out = self.walk(model.root.children, entry, "x")
         scope.forward.line(f"return {out.var}")
         scope.doc = self._model_doc(model, export, out)
         self.classes.append(scope)
         return export
 
     def _input_layout(self, model: ir.Model) -> str:
+        """The layout the first layer that shows one wants ("cf" when none does)."""
         if len(model.input_shape) < 2:
             return "cl"
         for node in model.layers:
-            if node.kind in CHANNELS_FIRST and node.kind != "batchnorm":
-                return "cf"
-            if node.kind in CHANNELS_LAST:
-                return "cl"
+            kind = kind_of(node)
+            need = _NEEDS[kind.layout] if kind.shows_input_layout else None
+            if need:
+                return need
         return "cf"
 
     def _model_doc(self, model: ir.Model, export: ModelExport, out: _Tensor) -> str:
-        counted = self.numbers.model(model.name)
-        totals = (counted if counted is not None and len(counted.layers) == len(model.layers) else model).totals()
+        totals = self.totals(model)
         shape = tuple(model.input_shape)
         origin = f" from {self.file_name}" if self.file_name else ""
         lines = [f"{model.name}, exported by nnc{origin}.", ""]
@@ -361,57 +365,61 @@ class _Emitter(Emitter):
                      f"MACs: {totals.macs:,}{per_step}.")
         return docstring(*lines)
 
-    # -- statements ---------------------------------------------------------------------
-    def _children(self, scope: _Scope, container: _Container, prefix: str, path: tuple, children: list,
-                  cur: _Tensor, dst: str) -> _Tensor:
-        index = 0
-        while index < len(children):
-            child = children[index]
-            if isinstance(child, ir.Group) and child.kind == "branch":
-                branches, node, index = merge_children(children, index)
-                cur = self._merge(scope, container, prefix, path, branches, node, cur, dst)
-                continue
-            index += 1
-            if isinstance(child, ir.LayerNode):
-                cur = self._layer(scope, container, prefix, path, child, cur, dst)
-            elif child.kind == "block":
-                cur = self._block(scope, container, prefix, path, child, cur, dst)
-            else:  # a labelled concat, add or repeat: its modules in a ModuleDict
-                attr = container.names.take(child.name)
-                inner = _Container()
-                container.entries.append((attr, inner))
-                scope.forward.line(comment(f"{child.name} ({child.kind})"))
-                cur = self._children(scope, inner, f"{prefix}.{attr}", path + (attr,), child.children, cur, dst)
-        return cur
+    # -- statements (Emitter.walk calls these) ---------------------------------------------
+    @contextmanager
+    def _inside(self, place: _Place):
+        """Writes into `place` until the block ends."""
+        outer, self.place = self.place, place
+        try:
+            yield place
+        finally:
+            self.place = outer
 
-    def _block(self, scope, container, prefix, path, group: ir.Group, cur: _Tensor, dst: str) -> _Tensor:
-        attr = container.names.take(group.name)
+    @property
+    def variables(self) -> Names:
+        return self.place.scope.vars
+
+    def write(self, text: str) -> None:
+        self.place.scope.forward.line(text)
+
+    def _module_dict(self, name: str):
+        """The modules of a branch or labelled group: an nn.ModuleDict attribute named after it."""
+        place = self.place
+        attr = place.container.names.take(name)
+        inner = _Container()
+        place.container.entries.append((attr, inner))
+        return self._inside(_Place(place.scope, inner, f"{place.module}.{attr}", place.path + (attr,)))
+
+    def branch(self, branch: ir.Group):
+        return self._module_dict(branch.name)
+
+    def labelled(self, group: ir.Group, cur: _Tensor, dst: str) -> _Tensor:
+        """A labelled concat, add or repeat: its modules in a ModuleDict."""
+        with self._module_dict(group.name):
+            self.write(comment(f"{group.name} ({group.kind})"))
+            return self.walk(group.children, cur, dst)
+
+    def block(self, group: ir.Group, cur: _Tensor, dst: str) -> _Tensor:
+        """A block call: a module class of its own."""
+        place = self.place
+        attr = place.container.names.take(group.name)
         class_name = self.class_names.take(self.prefix + camel(group.name))
-        statement = statement_text(self.source_lines, group.span)
+        statement = self.statement(group)
         doc = docstring(f"{group.name}: block {group.block}" + (f", `{statement}`" if statement else "") + ".")
         inner = _Scope(class_name, group, doc)
         entry = _Tensor("x", cur.layout, cur.rank, cur.index, cur.shape)
         inner.tensors[cur.index] = entry
-        out = self._children(inner, inner.root, "self", path + (attr,), group.children, entry, "x")
+        with self._inside(_Place(inner, inner.root, "self", place.path + (attr,))):
+            out = self.walk(group.children, entry, "x")
         inner.forward.line(f"return {out.var}")
         self.classes.append(inner)
-        container.entries.append((attr, f"{class_name}()"))
-        scope.forward.line(f"{dst} = {prefix}.{attr}({cur.var})  " + comment(_shape_comment(out.shape, out.layout)))
+        place.container.entries.append((attr, f"{class_name}()"))
+        self.write(f"{dst} = {place.module}.{attr}({cur.var})  " + comment(_shape_comment(out.shape, out.layout)))
         result = _Tensor(dst, out.layout, out.rank, out.index, out.shape)
-        scope.tensors[out.index] = result
+        place.scope.tensors[out.index] = result
         return result
 
-    def _merge(self, scope, container, prefix, path, branches, node: ir.LayerNode, cur: _Tensor, dst) -> _Tensor:
-        outputs, names = [], []
-        for branch in branches:
-            attr = container.names.take(branch.name)
-            inner = _Container()
-            container.entries.append((attr, inner))
-            var = scope.vars.take(branch.name)
-            names.append(var)
-            scope.forward.line(comment(f"branch {branch.name}" + ("" if branch.children else ": the input itself")))
-            out = self._children(scope, inner, f"{prefix}.{attr}", path + (attr,), branch.children, cur, var)
-            outputs.append(out)
+    def joined(self, node: ir.LayerNode, outputs: list, dst: str) -> _Tensor:
         # every branch in the layout of the first one that has channels
         layout = next((o.layout for o in outputs if o.rank >= 2), "cf")
         args = []
@@ -420,53 +428,51 @@ class _Emitter(Emitter):
                 args.append(f"{out.var}.permute({_permute(out.rank, layout)})")
             else:
                 args.append(out.var)
-        attr = container.names.take(node.name)
-        if node.kind == "concat":
-            dim = 1 if layout == "cf" or len(node.output_shape) < 2 else -1
-            ctor = f"Concat(dim={dim})"
-            self.helpers.add("Concat")
-        else:
-            ctor = "Add()"
-            self.helpers.add("Add")
-        container.entries.append((attr, ctor))
-        scope.forward.line(f"{dst} = {prefix}.{attr}({', '.join(args)})  "
-                           + comment(_shape_comment(node.output_shape, layout)))
-        scope.vars.used -= set(names)  # the branches' variables are free again
-        self.export.modules[node.index] = ".".join(path + (attr,))
+        place = self.place
+        attr = place.container.names.take(node.name)
+        place.container.entries.append((attr, self.kind_method(node)(node, node.args, layout)))
+        self.write(f"{dst} = {place.module}.{attr}({', '.join(args)})  "
+                   + comment(_shape_comment(node.output_shape, layout)))
+        return self._produced(node, attr, dst, layout)
+
+    def _produced(self, node: ir.LayerNode, attr: str, dst: str, layout: str) -> _Tensor:
+        """Records the module that computes `node` and the tensor it leaves in `dst`."""
+        place = self.place
+        self.export.modules[node.index] = ".".join(place.path + (attr,))
         self.export.layouts[node.index] = layout
         result = _Tensor(dst, layout, len(node.output_shape), node.index, tuple(node.output_shape))
-        scope.tensors[node.index] = result
+        place.scope.tensors[node.index] = result
         return result
 
-    def _layer(self, scope, container, prefix, path, node: ir.LayerNode, cur: _Tensor, dst) -> _Tensor:
-        src = scope.tensors.get(node.inputs[0], cur)
-        spec = self._spec(node, src.layout)
-        attr = container.names.take(node.name)
-        container.entries.append((attr, spec.ctor))
+    def layer(self, node: ir.LayerNode, cur: _Tensor, dst: str) -> _Tensor:
+        place = self.place
+        src = place.scope.tensors.get(node.inputs[0], cur)
+        kind = kind_of(node)
+        spec = self.kind_method(node)(node, node.args, src.layout)
+        need = _NEEDS[kind.layout]
+        attr = place.container.names.take(node.name)
+        place.container.entries.append((attr, spec.ctor))
         var = src.var
         layout = src.layout
-        if spec.need and src.rank >= 2 and src.layout != spec.need:
-            where = "channels-first" if spec.need == "cf" else "channels-last"
-            scope.forward.line(f"{dst} = {var}.permute({_permute(src.rank, spec.need)})  "
-                               + comment(f"to {where} {_shape_comment(src.shape, spec.need)}"))
-            var, layout = dst, spec.need
+        if need and src.rank >= 2 and src.layout != need:
+            where = "channels-first" if need == "cf" else "channels-last"
+            self.write(f"{dst} = {var}.permute({_permute(src.rank, need)})  "
+                       + comment(f"to {where} {_shape_comment(src.shape, need)}"))
+            var, layout = dst, need
         if spec.pads:
-            scope.forward.line(f"{dst} = F.pad({var}, {py(spec.pads)})  " + comment(spec.pad_note))
+            self.write(f"{dst} = F.pad({var}, {py(spec.pads)})  " + comment(spec.pad_note))
             var = dst
-        argument = f"{var}.long()" if spec.ids and not (src.index == -1 and self.export.input_dtype == "long") else var
-        expression = f"{prefix}.{attr}({argument})"
-        out_layout = spec.out or layout
+        ids = kind.takes_ids and not (src.index == -1 and self.export.input_dtype == "long")
+        argument = f"{var}.long()" if ids else var
+        expression = f"{place.module}.{attr}({argument})"
+        out_layout = spec.out or need or layout
         word = activation_of(node)
         if word and spec.activation:
             expression = self._apply_activation(word, expression, out_layout, len(node.output_shape))
         note = f"; {spec.note}" if spec.note else ""
         shape = _shape_comment(node.output_shape, out_layout)
-        scope.forward.line(f"{dst} = {expression}  " + comment(shape + note))
-        self.export.modules[node.index] = ".".join(path + (attr,))
-        self.export.layouts[node.index] = out_layout
-        result = _Tensor(dst, out_layout, len(node.output_shape), node.index, tuple(node.output_shape))
-        scope.tensors[node.index] = result
-        return result
+        self.write(f"{dst} = {expression}  " + comment(shape + note))
+        return self._produced(node, attr, dst, out_layout)
 
     def _apply_activation(self, word: str, expression: str, layout: str, rank: int) -> str:
         dim = 1 if layout == "cf" and rank >= 2 else -1
@@ -474,13 +480,7 @@ class _Emitter(Emitter):
             return f"F.{word}({expression}, dim={dim})"
         return _FUNCTIONS[word].format(expression)
 
-    # -- one layer as a module ----------------------------------------------------------
-    def _spec(self, node: ir.LayerNode, layout: str) -> _Spec:
-        method = getattr(self, f"_k_{node.kind}", None)
-        if method is None:
-            raise refuse(FRAMEWORK, node, "nnc does not know how to export this layer kind")
-        return method(node, node.args, layout)
-
+    # -- one layer as a module: a method per kind (LayerKind.export_as) ---------------------
     def _conv_padding(self, node: ir.LayerNode):
         """(padding argument, F.pad amounts or None, note) of a convolution."""
         pad = node.args["pad"]
@@ -488,50 +488,45 @@ class _Emitter(Emitter):
             return None, None, ""
         if pad != "same":
             return (None if dims(pad) == 0 else dims(pad)), None, ""
-        pads = window_pads(node, FRAMEWORK)
+        pads = window_pads(node, self.framework)
         if all(before == after for before, after in pads):
             padding = dims(tuple(before for before, _ in pads))
             return (None if padding == 0 else padding), None, ""
-        flat = []
-        for before, after in reversed(pads):  # F.pad wants the last axis first
-            flat.extend((before, after))
-        shown = ", ".join(f"{b}/{a}" for b, a in pads)
-        return None, tuple(flat), f"'same' padding as Keras pads it (before/after per axis: {shown})"
+        return None, _flat_pads(pads), ("'same' padding as Keras pads it (before/after per axis: "
+                                        + ", ".join(f"{b}/{a}" for b, a in pads) + ")")
 
-    def _conv(self, node, a, layout, cls: str, cin: int, cout: int, groups: int) -> _Spec:
+    def _convolution(self, node, a, cls: str, cin: int, cout: int, groups: int) -> _Spec:
+        window = node.window
         padding, pads, note = self._conv_padding(node)
-        stride = dims(a["s"])
-        dilation = dims(a["dilation"])
-        ctor = call(cls, cin, cout, kernel_size=dims(a["k"]), stride=None if stride == 1 else stride,
+        stride, dilation = dims(window.stride), dims(window.dilation)
+        ctor = call(cls, cin, cout, kernel_size=dims(window.kernel), stride=None if stride == 1 else stride,
                     padding=padding, dilation=None if dilation == 1 else dilation,
                     groups=None if groups == 1 else groups, bias=None if a["bias"] else False)
-        return _Spec(ctor, need="cf", out="cf", pads=pads, pad_note=note)
+        return _Spec(ctor, pads=pads, pad_note=note)
 
-    def _k_conv1d(self, node, a, layout):
-        return self._conv(node, a, layout, "nn.Conv1d", node.input_shape[-1], a["filters"], a["groups"])
-
-    def _k_conv2d(self, node, a, layout):
-        return self._conv(node, a, layout, "nn.Conv2d", node.input_shape[-1], a["filters"], a["groups"])
-
-    def _k_conv3d(self, node, a, layout):
-        return self._conv(node, a, layout, "nn.Conv3d", node.input_shape[-1], a["filters"], a["groups"])
+    def _k_conv(self, node, a, layout):
+        return self._convolution(node, a, f"nn.{kind_of(node).torch_class}", node.input_shape[-1], a["filters"],
+                                 a["groups"])
 
     def _k_depthwise2d(self, node, a, layout):
         cin = node.input_shape[-1]
-        return self._conv(node, a, layout, "nn.Conv2d", cin, cin * a["multiplier"], cin)
+        return self._convolution(node, a, f"nn.{kind_of(node).torch_class}", cin, cin * a["multiplier"], cin)
 
     def _k_separable2d(self, node, a, layout):
-        self.helpers.add("SeparableConv2d")
+        cls = kind_of(node).torch_class
+        self.helpers.add(cls)
+        window = node.window
         padding, pads, note = self._conv_padding(node)
-        stride, dilation = dims(a["s"]), dims(a["dilation"])
-        ctor = call("SeparableConv2d", node.input_shape[-1], a["filters"], dims(a["k"]),
+        stride, dilation = dims(window.stride), dims(window.dilation)
+        ctor = call(cls, node.input_shape[-1], a["filters"], dims(window.kernel),
                     stride=None if stride == 1 else stride, padding=padding,
                     dilation=None if dilation == 1 else dilation,
                     depth_multiplier=None if a["multiplier"] == 1 else a["multiplier"],
                     bias=None if a["bias"] else False)
-        return _Spec(ctor, need="cf", out="cf", pads=pads, pad_note=note)
+        return _Spec(ctor, pads=pads, pad_note=note)
 
     def _k_conv2d_transpose(self, node, a, layout):
+        cls = f"nn.{kind_of(node).torch_class}"
         # PyTorch removes `padding` from both ends of the full output and adds output_padding
         # at the end; Keras' placement (transpose_crops) may need one more row cropped at the end
         padding, extra, crop = [], [], []
@@ -542,10 +537,10 @@ class _Emitter(Emitter):
             extra.append(max(-more, 0))
             crop.append(max(more, 0))
             if extra[-1] >= a["s"][axis]:
-                raise refuse(FRAMEWORK, node, f"nn.ConvTranspose2d would need output_padding={extra[-1]}, but "
-                                              f"PyTorch requires it to be smaller than the stride {a['s'][axis]}")
+                raise self.unsupported(node, f"{cls} would need output_padding={extra[-1]}, but PyTorch requires it "
+                                             f"to be smaller than the stride {a['s'][axis]}")
         stride = dims(a["s"])
-        ctor = call("nn.ConvTranspose2d", node.input_shape[-1], a["filters"], kernel_size=dims(a["k"]),
+        ctor = call(cls, node.input_shape[-1], a["filters"], kernel_size=dims(a["k"]),
                     stride=None if stride == 1 else stride,
                     padding=None if dims(tuple(padding)) == 0 else dims(tuple(padding)),
                     output_padding=None if dims(tuple(extra)) == 0 else dims(tuple(extra)),
@@ -553,112 +548,85 @@ class _Emitter(Emitter):
         if any(crop):
             # Keras' 'same' with an odd k - s: the extra row (column) is cropped at the end only
             ctor = f"nn.Sequential({ctor}, nn.ZeroPad2d({py((0, -crop[1], 0, -crop[0]))}))"
-            return _Spec(ctor, need="cf", out="cf", note="Keras' 'same': the last row/column cropped")
-        return _Spec(ctor, need="cf", out="cf")
+            return _Spec(ctor, note="Keras' 'same': the last row/column cropped")
+        return _Spec(ctor)
 
-    def _pool(self, node, a, layout, op: str, n: int) -> _Spec:
-        size = dims(a["size"])
-        stride = a["s"] if a["s"] is not None else a["size"]
-        stride_arg = None if tuple(stride) == tuple(a["size"]) else dims(stride)
-        cls = f"nn.{'MaxPool' if op == 'max' else 'AvgPool'}{n}d"
+    def _k_pool(self, node, a, layout):
+        kind, window = kind_of(node), node.window
+        cls = f"nn.{kind.torch_class}"
+        size = dims(window.kernel)
+        stride_arg = None if window.stride == window.kernel else dims(window.stride)
         pad = a["pad"]
         ceil = True if a["ceil"] else None
         if pad == "same":
-            pads = window_pads(node, FRAMEWORK)
-            ceil = True if a["ceil"] and ceil_changes_size(node) else None
-            symmetric = all(b == e for b, e in pads) and all(2 * b <= k for (b, _), k in zip(pads, a["size"]))
+            pads = window_pads(node, self.framework)
+            ceil = True if window.ceil_rounds_up else None
+            symmetric = all(b == e for b, e in pads) and all(2 * b <= k for (b, _), k in zip(pads, window.kernel))
             if ceil and not symmetric:
-                raise refuse(FRAMEWORK, node, "pad=same with ceil=true where the padding is uneven",
-                             "PyTorch's ceil_mode counts windows from the unpadded input")
+                raise self.unsupported(node, "pad=same with ceil=true where the padding is uneven",
+                                       "PyTorch's ceil_mode counts windows from the unpadded input")
             if all(b == 0 and e == 0 for b, e in pads):
-                return _Spec(call(cls, size, stride=stride_arg, ceil_mode=ceil), need="cf", out="cf")
+                return _Spec(call(cls, size, stride=stride_arg, ceil_mode=ceil))
             if symmetric:
                 padding = dims(tuple(b for b, _ in pads))
-                extra = {"count_include_pad": False} if op == "avg" else {}
-                return _Spec(call(cls, size, stride=stride_arg, padding=padding, ceil_mode=ceil, **extra),
-                             need="cf", out="cf")
+                extra = {"count_include_pad": False} if kind.op == "avg" else {}
+                return _Spec(call(cls, size, stride=stride_arg, padding=padding, ceil_mode=ceil, **extra))
             self.helpers.add("SamePool")
-            flat = []
-            for before, after in reversed(pads):
-                flat.extend((before, after))
-            return _Spec(call("SamePool", Raw(call(cls, size, stride=stride_arg)), tuple(flat)), need="cf", out="cf")
+            return _Spec(call("SamePool", Raw(call(cls, size, stride=stride_arg)), _flat_pads(pads)))
         padding = None if pad == "valid" or dims(pad) == 0 else dims(pad)
-        return _Spec(call(cls, size, stride=stride_arg, padding=padding, ceil_mode=ceil), need="cf", out="cf")
+        return _Spec(call(cls, size, stride=stride_arg, padding=padding, ceil_mode=ceil))
 
-    def _k_maxpool2d(self, node, a, layout):
-        return self._pool(node, a, layout, "max", 2)
-
-    def _k_avgpool2d(self, node, a, layout):
-        return self._pool(node, a, layout, "avg", 2)
-
-    def _k_maxpool1d(self, node, a, layout):
-        return self._pool(node, a, layout, "max", 1)
-
-    def _k_avgpool1d(self, node, a, layout):
-        return self._pool(node, a, layout, "avg", 1)
-
-    def _global(self, node, a, op: str, n: int) -> _Spec:
-        pool = f"nn.Adaptive{'Avg' if op == 'avg' else 'Max'}Pool{n}d(1)"
+    def _k_global_pool(self, node, a, layout):
+        pool = f"nn.{kind_of(node).torch_class}(1)"
         if a["keepdims"]:
-            return _Spec(pool, need="cf", out="cf")
-        return _Spec(f"nn.Sequential({pool}, nn.Flatten())", need="cf", out="cl")
-
-    def _k_globalavgpool2d(self, node, a, layout):
-        return self._global(node, a, "avg", 2)
-
-    def _k_globalmaxpool2d(self, node, a, layout):
-        return self._global(node, a, "max", 2)
-
-    def _k_globalavgpool1d(self, node, a, layout):
-        return self._global(node, a, "avg", 1)
-
-    def _k_globalmaxpool1d(self, node, a, layout):
-        return self._global(node, a, "max", 1)
+            return _Spec(pool)
+        return _Spec(f"nn.Sequential({pool}, nn.Flatten())", out="cl")
 
     def _k_upsample2d(self, node, a, layout):
         mode = a["interpolation"]
-        return _Spec(call("nn.Upsample", scale_factor=dims(a["factor"]), mode=mode), need="cf", out="cf")
+        return _Spec(call(f"nn.{kind_of(node).torch_class}", scale_factor=dims(a["factor"]), mode=mode))
 
     def _k_zeropad2d(self, node, a, layout):
         top, bottom, left, right = a["padding"]
         value = (left, right, top, bottom)
-        return _Spec(call("nn.ZeroPad2d", dims(value)), need="cf", out="cf")
+        return _Spec(call(f"nn.{kind_of(node).torch_class}", dims(value)))
 
     def _k_flatten(self, node, a, layout):
-        return _Spec("nn.Flatten()", need="cl", out="cl")
+        return _Spec(call(f"nn.{kind_of(node).torch_class}"))
 
     def _k_reshape(self, node, a, layout):
         target = node.output_shape if None not in node.output_shape else a["target"]
         if None in target:
-            raise refuse(FRAMEWORK, node, f"a reshape to a shape with an unknown size ({target})")
-        self.helpers.add("Reshape")
-        return _Spec(call("Reshape", *target), need="cl", out="cl")
+            raise self.unsupported(node, f"a reshape to a shape with an unknown size ({target})")
+        cls = kind_of(node).torch_class
+        self.helpers.add(cls)
+        return _Spec(call(cls, *target))
 
     def _k_dense(self, node, a, layout):
-        return _Spec(call("nn.Linear", node.input_shape[-1], a["units"], bias=None if a["bias"] else False),
-                     need="cl", out="cl")
+        return _Spec(call(f"nn.{kind_of(node).torch_class}", node.input_shape[-1], a["units"],
+                          bias=None if a["bias"] else False))
 
     def _k_dropout(self, node, a, layout):
-        return _Spec(call("nn.Dropout", a["rate"]))
+        return _Spec(call(f"nn.{kind_of(node).torch_class}", a["rate"]))
 
     def _k_batchnorm(self, node, a, layout):
         rank = len(node.input_shape)
         if rank > 4:
-            raise refuse(FRAMEWORK, node, f"batch norm over a {rank}-D input (PyTorch has BatchNorm1d/2d/3d)")
+            raise self.unsupported(node, f"batch norm over a {rank}-D input (PyTorch has BatchNorm1d/2d/3d)")
         if a["scale"] != a["center"]:
-            raise refuse(FRAMEWORK, node, "scale and center differ: PyTorch's batch norm learns both or neither "
-                                          "(affine)")
-        cls = {1: "nn.BatchNorm1d", 2: "nn.BatchNorm1d", 3: "nn.BatchNorm2d", 4: "nn.BatchNorm3d"}[rank]
+            raise self.unsupported(node, "scale and center differ: PyTorch's batch norm learns both or neither "
+                                         "(affine)")
+        cls = f"nn.{kind_of(node).torch_class}{max(rank - 1, 1)}d"  # the axes after the channels; 1 for none
         # Keras' epsilon and momentum (PyTorch's defaults are 1e-5 and 0.1): the .nn meaning follows Keras
-        return _Spec(call(cls, node.input_shape[-1], eps=0.001, momentum=0.01, affine=None if a["scale"] else False),
-                     need="cf", out="cf")
+        return _Spec(call(cls, node.input_shape[-1], eps=0.001, momentum=0.01, affine=None if a["scale"] else False))
 
     def _k_layernorm(self, node, a, layout):
         if a["center"] and not a["scale"]:
-            raise refuse(FRAMEWORK, node, "center=true with scale=false: nn.LayerNorm has no offset without a scale")
-        ctor = call("nn.LayerNorm", node.input_shape[-1], eps=0.001, elementwise_affine=None if a["scale"] else False,
+            raise self.unsupported(node, "center=true with scale=false: nn.LayerNorm has no offset without a scale")
+        ctor = call(f"nn.{kind_of(node).torch_class}", node.input_shape[-1], eps=0.001,
+                    elementwise_affine=None if a["scale"] else False,
                     bias=None if a["center"] or not a["scale"] else False)
-        return _Spec(ctor, need="cl", out="cl")
+        return _Spec(ctor)
 
     def _activation_module(self, word: str, layout: str, rank: int) -> str:
         dim = 1 if layout == "cf" and rank >= 2 else -1
@@ -671,39 +639,52 @@ class _Emitter(Emitter):
         return _MODULE_ACTIVATIONS[word]
 
     def _k_activation(self, node, a, layout):
-        return _Spec(self._activation_module(a["function"], layout, len(node.input_shape)))
+        return _Spec(self._activation_module(kind_of(node).activation_function(a), layout, len(node.input_shape)))
 
     def _k_embedding(self, node, a, layout):
-        return _Spec(call("nn.Embedding", a["vocab"], a["dim"]), need="cl", out="cl", ids=True)
+        return _Spec(call(f"nn.{kind_of(node).torch_class}", a["vocab"], a["dim"]))
 
-    def _recurrent(self, node, a, cls: str) -> _Spec:
+    def _k_recurrent(self, node, a, layout):
+        torch_class = kind_of(node).torch_class
+        cls = f"nn.{torch_class}"
         word = node.activation or "tanh"
         keywords = {}
-        if cls == "nn.RNN":
+        if torch_class == "RNN":  # nn.RNN alone takes another nonlinearity
             if word not in ("tanh", "relu"):
-                raise refuse(FRAMEWORK, node, f"activation {word}: nn.RNN has tanh or relu only")
+                raise self.unsupported(node, f"activation {word}: {cls} has tanh or relu only")
             if word == "relu":
                 keywords["nonlinearity"] = "relu"
         elif word != "tanh":
-            raise refuse(FRAMEWORK, node, f"activation {word}: {cls} always uses tanh")
-        if node.kind == "gru" and not a["reset_after"]:
-            raise refuse(FRAMEWORK, node, "reset_after=false: PyTorch's nn.GRU applies the reset gate after the "
-                                          "recurrent product (reset_after=true) only")
+            raise self.unsupported(node, f"activation {word}: {cls} always uses tanh")
+        if not a.get("reset_after", True):
+            raise self.unsupported(node, "reset_after=false: PyTorch's nn.GRU applies the reset gate after the "
+                                         "recurrent product (reset_after=true) only")
         self.helpers.add("Recurrent")
         rnn = call(cls, node.input_shape[-1], a["units"], batch_first=True,
                    bias=None if a["bias"] else False, bidirectional=True if a["bidirectional"] else None,
                    **keywords)
         ctor = call("Recurrent", Raw(rnn), return_sequences=True if a["return_sequences"] else None)
-        return _Spec(ctor, need="cl", out="cl", activation=False)
+        return _Spec(ctor, activation=False)
 
-    def _k_rnn(self, node, a, layout):
-        return self._recurrent(node, a, "nn.RNN")
+    # the joins: `joined` has put their branches in one layout
+    def _k_concat(self, node, a, layout) -> str:
+        cls = kind_of(node).torch_class
+        self.helpers.add(cls)
+        dim = 1 if layout == "cf" or len(node.output_shape) < 2 else -1
+        return f"{cls}(dim={dim})"
 
-    def _k_lstm(self, node, a, layout):
-        return self._recurrent(node, a, "nn.LSTM")
+    def _k_add(self, node, a, layout) -> str:
+        cls = kind_of(node).torch_class
+        self.helpers.add(cls)
+        return f"{cls}()"
 
-    def _k_gru(self, node, a, layout):
-        return self._recurrent(node, a, "nn.GRU")
+
+def _flat_pads(pads) -> tuple:
+    """Padding (before, after) per axis as F.pad takes it: the last axis first."""
+    flat = []
+    for before, after in reversed(pads):
+        flat.extend((before, after))
+    return tuple(flat)
 
 
 def _nn_shape(shape) -> str:
@@ -713,4 +694,5 @@ def _nn_shape(shape) -> str:
 def export(program: ir.Program, names: Optional[list] = None, *, source_lines: Optional[list] = None,
            file_name: str = "", numbers: Optional[ir.Program] = None) -> Export:
     """PyTorch code for the models of `program` (all of them, or those named); raises ExportError."""
-    return export_with(_Emitter, program, names, source_lines=source_lines, file_name=file_name, numbers=numbers)
+    return export_with(PyTorchEmitter, program, names, source_lines=source_lines, file_name=file_name,
+                       numbers=numbers)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Optional
 
 from . import conv, dense, pool, recurrent, shape
-from .base import ACTIVATIONS, BOOL_WORDS, PAD_WORDS, Arg, Args, Context, LayerKind, Result, fmt_shape
+from .base import (ACTIVATIONS, BOOL_WORDS, PAD_WORDS, Applied, Arg, Args, Context, LayerKind, Layout, Result, Weighted,
+                   Window, fmt_shape)
 
 ALL_KINDS: tuple[LayerKind, ...] = conv.KINDS + pool.KINDS + dense.KINDS + recurrent.KINDS + shape.KINDS
 
@@ -24,9 +25,14 @@ def lookup(name: str) -> Optional[LayerKind]:
     return _BY_NAME.get(name.lower())
 
 
+def kind_of(node) -> LayerKind:
+    """The kind of a compiled layer (anything with the canonical name as its `kind`)."""
+    return _BY_NAME[node.kind]
+
+
 def statement_kinds() -> tuple[LayerKind, ...]:
     """Kinds that can be written as a statement (joins are written as concat/add blocks)."""
-    return tuple(k for k in ALL_KINDS if getattr(k, "statement", True))
+    return tuple(k for k in ALL_KINDS if k.statement)
 
 
 def all_names() -> list[str]:
@@ -127,6 +133,6 @@ def spatial_axes(kind: LayerKind, shape) -> int:
 
 
 __all__ = [
-    "ACTIVATIONS", "ALL_KINDS", "Arg", "Args", "BadValue", "Context", "LayerKind", "Result", "coerce", "lookup",
-    "all_names", "statement_kinds", "spatial_axes",
+    "ACTIVATIONS", "ALL_KINDS", "Applied", "Arg", "Args", "BadValue", "Context", "LayerKind", "Layout", "Result",
+    "Weighted", "Window", "coerce", "kind_of", "lookup", "all_names", "statement_kinds", "spatial_axes",
 ]

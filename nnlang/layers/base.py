@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Callable, Optional
 
 import attrs
@@ -60,6 +61,23 @@ class Args(dict):
             raise AttributeError(name) from None
 
 
+@attrs.frozen
+class Window:
+    """The geometry of a window sliding over the spatial axes (a convolution or a pooling), as
+    inference resolved it: numbers per spatial axis, for the back ends that rebuild the layer."""
+
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    #: (before, after) per axis; (None, None) where 'same' depends on a size unknown until run time
+    padding: tuple
+    #: the padding is what 'same' pads (as TensorFlow/Keras resolve it) on every axis: pad=same,
+    #: and pad=N or pad=valid where they happen to pad the same
+    same: bool
+    #: ceil=true gives another output size than flooring would (or may: an unknown size, stride above 1)
+    ceil_rounds_up: bool = False
+
+
 @attrs.define
 class Result:
     """What a layer kind infers for one input."""
@@ -74,6 +92,7 @@ class Result:
     padding: str = ""
     dims: tuple = ()  # F (or None) per output dimension whose size was computed
     notes: tuple = ()
+    window: Optional[Window] = None  # convolutions and pooling
 
 
 class Context:
@@ -89,8 +108,36 @@ class Context:
     warn = error  # the code's registered severity decides
 
 
+class Layout(enum.Enum):
+    """The axes a kind computes over, which decides where a back end keeps the channels."""
+
+    #: over the spatial axes, each channel apart: PyTorch computes it channels-first
+    SPATIAL = "spatial"
+    #: over the last axis, or in the order of the values along it: channels-last everywhere
+    LAST_AXIS = "last axis"
+    #: value by value (or branch by branch): any layout will do
+    ELEMENTWISE = "elementwise"
+
+
+@attrs.frozen
+class Weighted:
+    """A layer that reads as weights applied to its input in an equation: `W x` or `K * x`."""
+
+    symbol: str  # W (a matrix) or K (a kernel)
+    operation: str  # "product" or "convolution"
+    sizes: tuple  # of the weights, None where unknown
+
+
+@attrs.frozen
+class Applied:
+    """A layer that reads as a function applied to its input in an equation: relu(x), maxpool2d(x)."""
+
+    function: str
+
+
 class LayerKind:
-    """A kind of layer: its shape rule, its parameter and MAC formulas."""
+    """A kind of layer: its shape rule, its parameter and MAC formulas, and what the back ends
+    need to know of it (declared here, so that no back end tests a kind's name)."""
 
     name: str = ""
     aliases: tuple = ()
@@ -102,9 +149,47 @@ class LayerKind:
     #: accepted input ranks (batch left out), None for any
     ranks: Optional[tuple] = None
     rank_hint: str = ""
+    #: can be written as a statement (the joins are written as concat/add blocks)
+    statement: bool = True
+    #: the statement that gives a model its input; not a layer
+    model_input: bool = False
+    #: joins the outputs of branches (a concat/add block), see `Join`
+    joins_branches: bool = False
+    #: the output is a view of the input, with no memory of its own
+    view: bool = False
+    #: the axes it computes over (where a back end keeps the channels for it)
+    layout: Layout = Layout.ELEMENTWISE
+    #: whether the layout tells the layout of the model's input, when the kind comes first
+    #: (batch norm does not: it follows images and sequences alike)
+    shows_input_layout: bool = True
+    #: takes integer token ids, not numbers
+    takes_ids: bool = False
+    #: passes its input through unchanged at inference (and so is left out of an equation)
+    identity_at_inference: bool = False
+    #: the exporters' method for it is `_k_<export_as>` (kinds of one class share one); empty: the name
+    export_as: str = ""
+    #: the framework classes the exporters write (empty: no single class)
+    keras_class: str = ""
+    torch_class: str = ""
 
     def infer(self, shape: Shape, a: Args, ctx: Context) -> Optional[Result]:
         raise NotImplementedError
+
+    # what the back ends ask of a compiled layer: `a` is its resolved arguments (LayerNode.args, a dict)
+    def adds_bias(self, a: dict) -> bool:
+        """Whether the layer adds a bias to each output value."""
+        return False
+
+    def activation_function(self, a: dict) -> str:
+        """The activation function the layer itself applies to each value ('' for none; a trailing
+        activation word is the statement's, not the kind's)."""
+        return ""
+
+    def equation_term(self, a: dict, shape: Shape):
+        """How the layer reads in the equation of a chain: Weighted, Applied, or None (left out)."""
+        if self.identity_at_inference:
+            return None
+        return Applied(self.activation_function(a) or self.name)
 
     # helpers shared by the kinds
     def all_args(self) -> tuple:
@@ -208,10 +293,12 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
 
     Reports shape errors and the padding/stride consistency warnings (one per
     finding, naming the axes it holds for). Returns (dims: tuple of F|None,
-    pads: list of (before, after)) or None on error.
+    the Window) or None on error.
     """
     spatial = shape[:-1]
     dims, pads = [], []
+    same = True  # every axis so far is padded as 'same' pads it
+    rounds_up = False  # ceil=true gives another size than flooring on some axis so far
     findings: dict = {}  # (code, message, where, notes) -> axes
 
     def find(axis, code, message, where, *notes):
@@ -225,10 +312,16 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
             return None
         before, after = resolve_padding(explicit, n, ka, sa, da)
         pads.append((before, after))
+        same = same and resolve_padding("same", n, ka, sa, da) == (before, after)
         size = window_output(n, ka, sa, da, before, after, ceil=ceil)
         dims.append(size)
+        if ceil and n is None and sa > 1:
+            rounds_up = True  # the size decides
         if size is None:
             continue
+        if ceil and not rounds_up:
+            floor = window_output(n, ka, sa, da, before, after)
+            rounds_up = floor is None or floor.value != size.value
         eff = da * (ka - 1) + 1
         if size.value <= 0:
             padded = n + before + after
@@ -268,7 +361,7 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
         hint = (f"if a global pooling is meant, global{'max' if 'max' in what else 'avg'}pool{len(dims)}d says so"
                 if pool else "every output sees the whole input: a dense layer would do the same")
         ctx.warn("W205", f"{what}: the output collapses to {fmt_dims(known)}", None, hint)
-    return tuple(dims), pads
+    return tuple(dims), Window(tuple(k), tuple(s), tuple(d), tuple(pads), same, rounds_up)
 
 
 def _symmetric_alternative(n, k, s, d, before, after, size) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..formula import ZERO, F, product
-from .base import Arg, Args, Context, LayerKind, Result, channels, fmt_dims, pad_text, sliding_window
+from .base import (Arg, Args, Context, LayerKind, Layout, Result, Weighted, channels, fmt_dims, pad_text,
+                   sliding_window)
 
 _PAD_DOC = "valid (0), same (output = ceil(input/stride)), N on each side, or HxW"
 
@@ -29,9 +30,10 @@ class _Windowed(LayerKind):
 
     family = "conv"
     takes_activation = True
+    layout = Layout.SPATIAL
 
     def window(self, shape, a: Args, ctx: Context):
-        """(input channels, output sizes, paddings), or None after reporting why not."""
+        """(input channels, output sizes, Window), or None after reporting why not."""
         cin = channels(shape, ctx, self.name)
         if cin is None:
             return None
@@ -39,6 +41,9 @@ class _Windowed(LayerKind):
         if found is None:
             return None
         return (cin, *found)
+
+    def adds_bias(self, a: dict) -> bool:
+        return bool(a.get("bias", False))
 
 
 def _spatial(dims) -> tuple:
@@ -55,11 +60,14 @@ class Conv(_Windowed):
     positional = (Arg("filters", "count", None, "number of filters (output channels)", aliases=("out_channels",),
                       required=True),)
     options = _window_args(filters=True)
+    export_as = "conv"
 
     def __init__(self, spatial: int, name: str, aliases: tuple):
         self.spatial = spatial
         self.name = name
         self.aliases = aliases
+        self.keras_class = f"Conv{spatial}D"
+        self.torch_class = f"Conv{spatial}d"
         self.ranks = (spatial + 1,)
         axes = {1: "length x channels", 2: "height x width x channels", 3: "depth x height x width x channels"}
         self.rank_hint = axes[spatial]
@@ -74,14 +82,17 @@ class Conv(_Windowed):
         window = self.window(shape, a, ctx)
         if window is None:
             return None
-        cin, dims, pads = window
+        cin, dims, geometry = window
         per_filter = product([*a.k, F(cin).floordiv(groups) if groups > 1 else F(cin)])
         weights = per_filter * filters
         params = weights + filters if a.bias else weights
         out = _spatial(dims) + (filters,)
         macs = ZERO if None in out else product([*(d.value for d in dims), filters]) * per_filter
         return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, cin // groups)),
-                      stride=fmt_dims(a.s), padding=pad_text(a.pad, pads), dims=dims)
+                      stride=fmt_dims(a.s), padding=pad_text(a.pad, geometry.padding), dims=dims, window=geometry)
+
+    def equation_term(self, a: dict, shape):
+        return Weighted("K", "convolution", (*a["k"], shape[-1], a["filters"]))
 
 
 class Depthwise2D(_Windowed):
@@ -91,19 +102,21 @@ class Depthwise2D(_Windowed):
     ranks = (3,)
     rank_hint = "height x width x channels"
     options = _window_args(filters=False, multiplier=True)
+    keras_class = "DepthwiseConv2D"
+    torch_class = "Conv2d"  # with groups = input channels
 
     def infer(self, shape, a: Args, ctx: Context):
         window = self.window(shape, a, ctx)
         if window is None:
             return None
-        cin, dims, pads = window
+        cin, dims, geometry = window
         cout = cin * a.multiplier
         weights = _depthwise_weights(a, cin)
         params = weights + cout if a.bias else weights
         out = _spatial(dims) + (cout,)
         macs = ZERO if None in out else product([*(d.value for d in dims), cout]) * product(a.k)
         return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, 1)), stride=fmt_dims(a.s),
-                      padding=pad_text(a.pad, pads), dims=dims)
+                      padding=pad_text(a.pad, geometry.padding), dims=dims, window=geometry)
 
 
 class Separable2D(_Windowed):
@@ -114,12 +127,14 @@ class Separable2D(_Windowed):
     rank_hint = "height x width x channels"
     positional = Conv.positional
     options = _window_args(filters=False, multiplier=True)
+    keras_class = "SeparableConv2D"
+    torch_class = "SeparableConv2d"  # a module of the exported file: depthwise, then pointwise
 
     def infer(self, shape, a: Args, ctx: Context):
         window = self.window(shape, a, ctx)
         if window is None:
             return None
-        cin, dims, pads = window
+        cin, dims, geometry = window
         mid = cin * a.multiplier
         depthwise = _depthwise_weights(a, cin)
         pointwise = F(mid) * a.filters
@@ -131,7 +146,7 @@ class Separable2D(_Windowed):
             positions = product([d.value for d in dims])
             macs = positions * mid * product(a.k) + positions * mid * a.filters
         return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, 1)) + f" + 1x1x{mid}",
-                      stride=fmt_dims(a.s), padding=pad_text(a.pad, pads), dims=dims)
+                      stride=fmt_dims(a.s), padding=pad_text(a.pad, geometry.padding), dims=dims, window=geometry)
 
 
 class Conv2DTranspose(_Windowed):
@@ -149,6 +164,9 @@ class Conv2DTranspose(_Windowed):
         Arg("output_padding", "dims", 0, "extra rows/columns added on one side (PyTorch)", minimum=0),
         Arg("bias", "bool", True, "add a bias per output channel", aliases=("use_bias",)),
     )
+    # no Window: the padding crops the full output, which the exporters place as each framework does
+    keras_class = "Conv2DTranspose"
+    torch_class = "ConvTranspose2d"
 
     def infer(self, shape, a: Args, ctx: Context):
         if any(extra >= s for extra, s in zip(a.output_padding, a.s)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..formula import ZERO, F, product
-from .base import Arg, Args, Context, LayerKind, Result, channels, fmt_shape
+from .base import Arg, Args, Context, LayerKind, Layout, Result, Weighted, channels, fmt_shape
 
 
 class Dense(LayerKind):
@@ -14,6 +14,15 @@ class Dense(LayerKind):
     takes_activation = True
     positional = (Arg("units", "count", None, "number of output units", aliases=("out_features",), required=True),)
     options = (Arg("bias", "bool", True, "add a bias per unit", aliases=("use_bias",)),)
+    layout = Layout.LAST_AXIS
+    keras_class = "Dense"
+    torch_class = "Linear"
+
+    def adds_bias(self, a: dict) -> bool:
+        return bool(a.get("bias", False))
+
+    def equation_term(self, a: dict, shape):
+        return Weighted("W", "product", (a["units"], shape[-1]))
 
     def infer(self, shape, a: Args, ctx: Context):
         if not shape:
@@ -44,6 +53,10 @@ class Embedding(LayerKind):
             required=True),
         Arg("dim", "count", None, "size of each vector", aliases=("output_dim", "embedding_dim"), required=True),
     )
+    layout = Layout.LAST_AXIS
+    takes_ids = True
+    keras_class = "Embedding"
+    torch_class = "Embedding"
 
     def infer(self, shape, a: Args, ctx: Context):
         return Result(tuple(shape) + (a.dim,), trainable=F(a.vocab) * a.dim, kernel=f"{a.vocab}x{a.dim}")
@@ -59,6 +72,11 @@ class BatchNorm(LayerKind):
         Arg("scale", "bool", True, "learn a scale (gamma) per channel"),
         Arg("center", "bool", True, "learn an offset (beta) per channel"),
     )
+    # per channel, over every other axis: PyTorch wants the channels first, whatever the rank
+    layout = Layout.SPATIAL
+    shows_input_layout = False
+    keras_class = "BatchNormalization"
+    torch_class = "BatchNorm"  # BatchNorm1d, 2d or 3d by the number of axes after the channels
 
     def infer(self, shape, a: Args, ctx: Context):
         c = channels(shape, ctx, self.name)
@@ -77,6 +95,9 @@ class LayerNorm(LayerKind):
     family = "norm"
     summary = "layer normalization over the last axis"
     options = BatchNorm.options
+    layout = Layout.LAST_AXIS
+    keras_class = "LayerNormalization"
+    torch_class = "LayerNorm"
 
     def infer(self, shape, a: Args, ctx: Context):
         c = channels(shape, ctx, self.name)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from ..formula import product
-from .base import Arg, Args, Context, LayerKind, Result, channels, fmt_dims, pad_text, sliding_window
+from .base import Arg, Args, Context, LayerKind, Layout, Result, channels, fmt_dims, pad_text, sliding_window
+
+#: Class names by operation: Keras', PyTorch's (for a spatial rank N)
+_CLASSES = {"max": ("MaxPooling{}D", "MaxPool{}d"), "avg": ("AveragePooling{}D", "AvgPool{}d")}
+_GLOBAL_CLASSES = {"max": ("GlobalMaxPooling{}D", "AdaptiveMaxPool{}d"),
+                   "avg": ("GlobalAveragePooling{}D", "AdaptiveAvgPool{}d")}
 
 
 class Pool(LayerKind):
+    """Pooling over sliding windows; `op` is max or avg (average)."""
+
     family = "pool"
+    layout = Layout.SPATIAL
+    export_as = "pool"
     options = (
         Arg("s", "dims", None, "stride (defaults to the pool size)", aliases=("stride", "strides")),
         Arg("pad", "pad", "valid", "valid, same (output = ceil(input/stride)) or N on each side",
@@ -17,6 +26,7 @@ class Pool(LayerKind):
 
     def __init__(self, op: str, spatial: int, name: str, aliases: tuple):
         self.op, self.spatial, self.name, self.aliases = op, spatial, name, aliases
+        self.keras_class, self.torch_class = (cls.format(spatial) for cls in _CLASSES[op])
         self.positional = (Arg("size", "dims", None, "pool size", aliases=("pool_size", "kernel_size", "k"),
                                required=True),)
         self.ranks = (spatial + 1,)
@@ -31,21 +41,26 @@ class Pool(LayerKind):
                                 ceil=a.ceil, pool=True, kernel_arg="size")
         if window is None:
             return None
-        dims, pads = window
+        dims, geometry = window
         out = tuple(d.value if d is not None else None for d in dims) + (shape[-1],)
         pool_ops = None if None in out else product([*out]) * product(a.size)
-        result = Result(out, kernel=fmt_dims(a.size), stride=fmt_dims(stride), padding=pad_text(a.pad, pads),
-                        dims=dims)
+        result = Result(out, kernel=fmt_dims(a.size), stride=fmt_dims(stride),
+                        padding=pad_text(a.pad, geometry.padding), dims=dims, window=geometry)
         if pool_ops is not None:
             result.pool_ops = pool_ops
         return result
 
 
 class GlobalPool(LayerKind):
+    """Pooling over every spatial position at once; `op` is max or avg (average)."""
+
     family = "pool"
+    layout = Layout.SPATIAL
+    export_as = "global_pool"
 
     def __init__(self, op: str, spatial: int, name: str, aliases: tuple):
         self.op, self.spatial, self.name, self.aliases = op, spatial, name, aliases
+        self.keras_class, self.torch_class = (cls.format(spatial) for cls in _GLOBAL_CLASSES[op])
         self.ranks = (spatial + 1,)
         self.rank_hint = "length x channels" if spatial == 1 else "height x width x channels"
         self.summary = f"global {'maximum' if op == 'max' else 'average'} pooling: one value per channel"

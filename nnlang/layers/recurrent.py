@@ -10,7 +10,7 @@ textbook one.
 from __future__ import annotations
 
 from ..formula import F
-from .base import Arg, Args, Context, LayerKind, Result, fmt_shape
+from .base import Arg, Args, Context, LayerKind, Layout, Result, fmt_shape
 
 
 class Recurrent(LayerKind):
@@ -19,9 +19,13 @@ class Recurrent(LayerKind):
     ranks = (2,)
     rank_hint = "time steps x features"
     positional = (Arg("units", "count", None, "size of the hidden state", aliases=("hidden_size",), required=True),)
+    layout = Layout.LAST_AXIS
+    export_as = "recurrent"
 
-    def __init__(self, name: str, gates: int, aliases: tuple, summary: str, gru: bool = False):
+    def __init__(self, name: str, gates: int, aliases: tuple, summary: str, keras_class: str, torch_class: str,
+                 gru: bool = False):
         self.name, self.gates, self.aliases, self.summary = name, gates, aliases, summary
+        self.keras_class, self.torch_class = keras_class, torch_class
         options = [
             Arg("return_sequences", "bool", False, "output every time step (T x units) instead of the last"),
             Arg("bidirectional", "bool", False, "run forwards and backwards and concatenate (2 x units)"),
@@ -73,7 +77,8 @@ class Recurrent(LayerKind):
 
 
 KINDS = (
-    Recurrent("rnn", 1, ("SimpleRNN", "RNN", "simple_rnn", "simplernn"), "simple (Elman) recurrent layer"),
-    Recurrent("lstm", 4, ("LSTM",), "long short-term memory: 4 gates"),
-    Recurrent("gru", 3, ("GRU",), "gated recurrent unit: 3 gates", gru=True),
+    Recurrent("rnn", 1, ("SimpleRNN", "RNN", "simple_rnn", "simplernn"), "simple (Elman) recurrent layer",
+              "SimpleRNN", "RNN"),
+    Recurrent("lstm", 4, ("LSTM",), "long short-term memory: 4 gates", "LSTM", "LSTM"),
+    Recurrent("gru", 3, ("GRU",), "gated recurrent unit: 3 gates", "GRU", "GRU", gru=True),
 )

@@ -3,8 +3,10 @@ upsampling, zero padding, dropout, activation, and the joins of branches."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..formula import F, product
-from .base import ACTIVATIONS, Arg, Args, Context, LayerKind, Result, fmt_dims, fmt_shape
+from .base import ACTIVATIONS, Arg, Args, Context, LayerKind, Layout, Result, fmt_dims, fmt_shape
 
 
 class Input(LayerKind):
@@ -13,6 +15,8 @@ class Input(LayerKind):
     family = "input"
     summary = "the model's input (batch dimension left out)"
     positional = (Arg("shape", "shape", None, "input shape, e.g. 28x28x3, ?x256 or (28, 28, 3)", required=True),)
+    model_input = True
+    keras_class = "Input"
 
     def infer(self, shape, a: Args, ctx: Context):
         return Result(a.shape)
@@ -23,6 +27,10 @@ class Flatten(LayerKind):
     aliases = ("Flatten",)
     family = "reshape"
     summary = "flattens everything but the batch into one axis"
+    view = True
+    layout = Layout.LAST_AXIS  # the values in Keras' (channels-last) order
+    keras_class = "Flatten"
+    torch_class = "Flatten"
 
     def infer(self, shape, a: Args, ctx: Context):
         if None in shape:
@@ -38,6 +46,10 @@ class Reshape(LayerKind):
     family = "reshape"
     summary = "reshapes to a target shape (one entry may be -1: inferred)"
     positional = (Arg("target", "shape", None, "target shape, e.g. 4x4x64 or (-1, 64)", required=True, inferred_entry=True),)
+    view = True
+    layout = Layout.LAST_AXIS  # the values in Keras' (channels-last) order
+    keras_class = "Reshape"
+    torch_class = "Reshape"  # a module of the exported file: the target leaves out the batch axis
 
     def infer(self, shape, a: Args, ctx: Context):
         target = list(a.target)
@@ -72,6 +84,9 @@ class UpSample2D(LayerKind):
     rank_hint = "height x width x channels"
     positional = (Arg("factor", "dims", 2, "upsampling factor, N or HxW", aliases=("size", "scale_factor")),)
     options = (Arg("interpolation", "word", "nearest", "nearest or bilinear", choices=("nearest", "bilinear")),)
+    layout = Layout.SPATIAL
+    keras_class = "UpSampling2D"
+    torch_class = "Upsample"
 
     def infer(self, shape, a: Args, ctx: Context):
         dims = tuple(None if n is None else F(n) * f for n, f in zip(shape[:-1], a.factor))
@@ -89,6 +104,9 @@ class ZeroPad2D(LayerKind):
     positional = (Arg("padding", "padding4", (1, 1, 1, 1),
                       "N on every side, HxW (rows top and bottom x columns left and right), or "
                       "(top, bottom, left, right)"),)
+    layout = Layout.SPATIAL
+    keras_class = "ZeroPadding2D"
+    torch_class = "ZeroPad2d"
 
     def infer(self, shape, a: Args, ctx: Context):
         top, bottom, left, right = a.padding
@@ -104,6 +122,9 @@ class Dropout(LayerKind):
     family = "regularization"
     summary = "randomly zeroes a fraction `rate` of its inputs while training"
     positional = (Arg("rate", "rate", None, "fraction dropped, in [0, 1)", aliases=("p",), required=True),)
+    identity_at_inference = True
+    keras_class = "Dropout"
+    torch_class = "Dropout"
 
     def infer(self, shape, a: Args, ctx: Context):
         return Result(shape)
@@ -115,47 +136,97 @@ class Activation(LayerKind):
     family = "activation"
     summary = "applies an activation function elementwise"
     positional = (Arg("function", "word", "relu", "the activation: " + ", ".join(ACTIVATIONS), choices=ACTIVATIONS),)
+    keras_class = "Activation"
 
     def infer(self, shape, a: Args, ctx: Context):
         return Result(shape)
 
+    def activation_function(self, a: dict) -> str:
+        return a.get("function", "relu")
 
-class Merge(LayerKind):
+
+class Join(LayerKind):
     """Joins the outputs of branches; called by the compiler, not written as a statement."""
 
     family = "merge"
     statement = False
+    joins_branches = True
+    #: what the branches' shapes must agree on, in words (for the diagnostic when they do not)
+    agreement = ""
 
-    def __init__(self, name: str, aliases: tuple, summary: str):
-        self.name, self.aliases, self.summary = name, aliases, summary
-
-    def join(self, shapes: list):
+    def join(self, shapes: list) -> Optional[tuple]:
         """The joined shape, or None when the shapes do not agree."""
+        raise NotImplementedError
+
+    def compared(self, shape: tuple) -> tuple:
+        """The part of a branch's shape that must equal the other branches'."""
+        raise NotImplementedError
+
+    def mismatch_note(self, shapes: list) -> str:
+        """A hint for branches that do not agree ('' for none)."""
+        return ""
+
+
+def _agreeing(dims) -> tuple[bool, Optional[int]]:
+    """Whether the sizes of one axis agree (unknown sizes agree with any), and the size."""
+    known = {d for d in dims if d is not None}
+    return len(known) <= 1, (known.pop() if known else None)
+
+
+class Concat(Join):
+    name = "concat"
+    aliases = ("Concatenate", "concatenate", "cat")
+    summary = "joins branches on the channel (last) axis"
+    agreement = "all but the channel axis"
+    keras_class = "Concatenate"
+    torch_class = "Concat"  # a module of the exported file: torch.cat on the channel axis of its layout
+
+    def join(self, shapes: list) -> Optional[tuple]:
         first = shapes[0]
         if any(len(s) != len(first) for s in shapes):
             return None
-        if self.name == "add":
-            out = []
-            for dims in zip(*shapes):
-                known = {d for d in dims if d is not None}
-                if len(known) > 1:
-                    return None
-                out.append(known.pop() if known else None)
-            return tuple(out)
         out = []
         for axis, dims in enumerate(zip(*shapes)):
             if axis == len(first) - 1:
                 out.append(None if None in dims else sum(dims))
                 continue
-            known = {d for d in dims if d is not None}
-            if len(known) > 1:
+            agree, size = _agreeing(dims)
+            if not agree:
                 return None
-            out.append(known.pop() if known else None)
+            out.append(size)
         return tuple(out)
 
+    def compared(self, shape: tuple) -> tuple:
+        return shape[:-1]
 
-KINDS = (
-    Input(), Flatten(), Reshape(), UpSample2D(), ZeroPad2D(), Dropout(), Activation(),
-    Merge("concat", ("Concatenate", "concatenate", "cat"), "joins branches on the channel (last) axis"),
-    Merge("add", ("Add",), "sums branches elementwise (shapes must agree)"),
-)
+
+class Add(Join):
+    name = "add"
+    aliases = ("Add",)
+    summary = "sums branches elementwise (shapes must agree)"
+    agreement = "every axis"
+    keras_class = "Add"
+    torch_class = "Add"  # a module of the exported file: the sum of its inputs
+
+    def join(self, shapes: list) -> Optional[tuple]:
+        first = shapes[0]
+        if any(len(s) != len(first) for s in shapes):
+            return None
+        out = []
+        for dims in zip(*shapes):
+            agree, size = _agreeing(dims)
+            if not agree:
+                return None
+            out.append(size)
+        return tuple(out)
+
+    def compared(self, shape: tuple) -> tuple:
+        return shape
+
+    def mismatch_note(self, shapes: list) -> str:
+        if len({s[:-1] for s in shapes}) == 1:
+            return "the channel counts differ: a 1x1 convolution on the shortcut can match them"
+        return ""
+
+
+KINDS = (Input(), Flatten(), Reshape(), UpSample2D(), ZeroPad2D(), Dropout(), Activation(), Concat(), Add())

@@ -364,3 +364,27 @@ def test_hover_on_a_model_name_and_an_input():
     value = nnlsp.hover(analysis, types.Position(line=line, character=6)).contents.value
     assert "(None, 28, 28, 3)" in value
     assert nnlsp.hover(analysis, types.Position(line=0, character=3)) is None  # a comment
+
+
+def test_items_that_parse_keep_their_syntax_tree_while_another_does_not():
+    text = BLOCKS + "model broken {\n    input 8\n    pair(4\n}\ncompare two, \n"
+    analysis = nnlsp.Analysis(text)
+    assert analysis.tree is None and analysis.program is None
+    symbols = nnlsp.document_symbols(analysis)
+    assert [s.name for s in symbols] == ["pair", "two", "broken"]
+    assert [c.name for c in symbols[1].children] == ["input", "first", "second", "flatten"]  # from the tree
+    assert symbols[2].children is None or symbols[2].children == []  # by its head alone
+    block_name = types.Position(line=0, character=len("block "))
+    # from a call in an item that parses, and from one in an item that does not
+    for needle in ("first: pair", "    pair(4"):
+        line = _line_of(text, needle)
+        column = text.split("\n")[line].index("pair(") + 2
+        location = nnlsp.definition(analysis, "file:///x.nn", types.Position(line=line, character=column))
+        assert location.range.start == block_name, needle
+    line = _line_of(text, "compare two")
+    models = {i.label for i in nnlsp.completions(text, types.Position(line=line, character=len("compare two, ")),
+                                                 analysis=analysis)}
+    assert models == {"two", "broken"}
+    kinds = {i.label for i in nnlsp.completions(text, types.Position(line=_line_of(text, "    pair(4"), character=4),
+                                                analysis=analysis)}
+    assert "pair" in kinds and "conv2d" in kinds

@@ -11,6 +11,16 @@ CONVENTIONS = ("keras", "pytorch", "textbook")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+class _Brief:
+    """A logging filter that keeps records to one line: no traceback unless the log is verbose."""
+
+    def filter(self, record) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
 @click.command()
 @click.option("--stdio", is_flag=True, help="Speak over standard input and output (the default and only transport; "
                                             "accepted because editors pass it).")
@@ -20,15 +30,21 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
               help="Write the server's log to this file instead of standard error.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True,
               help="How much the server logs.")
-def lsp(stdio, convention, log_file, log_level):
+@click.option("--verbose", "-v", is_flag=True,
+              help="Log everything, with the details of internal errors (the same as --log-level debug).")
+def lsp(stdio, convention, log_file, log_level, verbose):
     """Run the language server (diagnostics, hover, definition, completion, symbols) on stdio."""
     import gc
     import logging
     import sys
 
     gc.enable()  # nnc disables the cyclic collector for short runs; a server runs for hours
+    if verbose:
+        log_level = "debug"
     handler = logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_level != "debug":  # tracebacks name the installation's paths: only in a verbose log
+        handler.addFilter(_Brief())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, log_level.upper()))

@@ -1,10 +1,12 @@
-"""Report facts: rows, totals and memory figures. No formatting here: every
-back end in :mod:`nnlang.emit` reads the same objects."""
+"""Report facts: rows, totals, operation counts, memory figures and comparisons, computed once in
+one object (`Report.of(program, options)`, a `ModelReport` per model). No formatting here: every
+back end in :mod:`nnlang.emit` formats the same object."""
 
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple, Optional
+from functools import cached_property
+from typing import NamedTuple, Optional, Union
 
 import attrs
 
@@ -38,6 +40,38 @@ class Options:
         return self.batch or 1
 
 
+class Counts(NamedTuple):
+    """Parameters and operation counts of one layer, or summed over a group or the model."""
+
+    trainable: int = 0
+    non_trainable: int = 0
+    macs: int = 0
+    pool_ops: int = 0
+    bias_adds: int = 0
+    activation_ops: int = 0
+    layers: int = 0
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.non_trainable
+
+    @property
+    def flops(self) -> int:
+        """2 per multiply-accumulate."""
+        return 2 * self.macs
+
+    @property
+    def flops_all(self) -> int:
+        """FLOPs with the bias additions, the activations and the pooling operations."""
+        return 2 * self.macs + self.bias_adds + self.activation_ops + self.pool_ops
+
+    def ops(self, kind: str) -> int:
+        """The operation count `--ops` names: macs, flops or flops-all."""
+        if kind == "macs":
+            return self.macs
+        return self.flops if kind == "flops" else self.flops_all
+
+
 class Row(NamedTuple):
     """One line of a summary table: a layer, or a block/branch with its totals."""
 
@@ -45,10 +79,7 @@ class Row(NamedTuple):
     name: str
     type: str
     output_shape: Optional[tuple]
-    trainable: int
-    non_trainable: int
-    macs: int
-    pool_ops: int
+    counts: Counts
     kernel: str = ""
     stride: str = ""
     padding: str = ""
@@ -56,20 +87,16 @@ class Row(NamedTuple):
     layer: Optional[ir.LayerNode] = None
     group: Optional[ir.Group] = None
     collapsed: bool = False
-    bias_adds: int = 0
-    activation_ops: int = 0
 
-    @property
-    def params(self) -> int:
-        return self.trainable + self.non_trainable
+    # the counts, under the keys the columns name
+    params = property(lambda self: self.counts.params)
+    trainable = property(lambda self: self.counts.trainable)
+    non_trainable = property(lambda self: self.counts.non_trainable)
+    macs = property(lambda self: self.counts.macs)
+    pool_ops = property(lambda self: self.counts.pool_ops)
 
     def ops(self, kind: str) -> int:
-        """MACs, FLOPs (2 per MAC) or FLOPs with bias additions, activations and pooling."""
-        if kind == "macs":
-            return self.macs
-        if kind == "flops":
-            return 2 * self.macs
-        return 2 * self.macs + self.bias_adds + self.activation_ops + self.pool_ops
+        return self.counts.ops(kind)
 
     @property
     def is_group(self) -> bool:
@@ -137,48 +164,27 @@ def elements(shape: Optional[tuple]) -> Optional[int]:
     return count
 
 
-def bias_adds(layer: ir.LayerNode) -> int:
-    """One addition per output value for layers that add a bias (convolutions and dense)."""
-    if kind_of(layer).adds_bias(layer.args):
-        return elements(layer.output_shape) or 0
-    return 0
+def elementwise_ops(layer: ir.LayerNode) -> tuple[int, int]:
+    """(bias additions, activation operations) of the layer: one per output value each, when it
+    adds a bias, and when it applies an activation: the word after it (`dense 10 softmax`) or its
+    kind's own function (`activation tanh`)."""
+    kind = kind_of(layer)
+    adds_bias = kind.adds_bias(layer.args)
+    activated = layer.activation or kind.activation_function(layer.args)
+    if not (adds_bias or activated):
+        return 0, 0
+    values = elements(layer.output_shape) or 0
+    return (values if adds_bias else 0), (values if activated else 0)
 
 
-def activation_ops(layer: ir.LayerNode) -> int:
-    if layer.activation or layer.kind == "activation":
-        return elements(layer.output_shape) or 0
-    return 0
+def layer_counts(layer: ir.LayerNode) -> Counts:
+    """The layer's parameters and operations."""
+    return Counts(layer.trainable.value, layer.non_trainable.value, layer.macs.value, layer.pool_ops.value,
+                  *elementwise_ops(layer), 1)
 
 
 def group_type(group: ir.Group) -> str:
     return group.block if group.kind == "block" else group.kind
-
-
-def rows(model: ir.Model, depth: Optional[int] = None) -> list[Row]:
-    """The model's rows in execution order; groups deeper than `depth` are folded into one row."""
-    out: list[Row] = []
-
-    def visit(group: ir.Group, level: int) -> None:
-        for child in group.children:
-            if isinstance(child, ir.Group):
-                totals = child.totals()
-                collapsed = depth is not None and level + 1 >= depth
-                inside = list(child.layers())
-                out.append(Row(level, child.name, group_type(child), child.output_shape, totals.trainable,
-                               totals.non_trainable, totals.macs, totals.pool_ops, group=child,
-                               collapsed=collapsed, bias_adds=sum(bias_adds(n) for n in inside),
-                               activation_ops=sum(activation_ops(n) for n in inside)))
-                if not collapsed:
-                    visit(child, level + 1)
-            else:
-                out.append(Row(level, child.name, child.kind, child.output_shape, child.trainable.value,
-                               child.non_trainable.value, child.macs.value, child.pool_ops.value, child.kernel,
-                               child.stride, child.padding, child.activation, layer=child,
-                               bias_adds=bias_adds(child), activation_ops=activation_ops(child)))
-
-    if model.root is not None:
-        visit(model.root, 0)
-    return out
 
 
 @attrs.frozen
@@ -229,6 +235,8 @@ class MemoryReport(NamedTuple):
     activations: MemoryLine  # every layer output of one sample
     inference_peak: MemoryLine  # largest input+output pair alive at once, times the batch
     peak_layer: str
+    peak_plus_params: MemoryLine  # the inference peak and the parameters
+    every_activation_kept: MemoryLine  # inference keeping the input and every layer output, and the parameters
     training: tuple  # MemoryLine: parameters, gradients, optimizer state, input and activations, total
 
     def scaled(self, count: Optional[int]) -> str:
@@ -238,10 +246,9 @@ class MemoryReport(NamedTuple):
         return f"{count / divisor:,.2f} {unit}"
 
 
-def memory_report(model: ir.Model, options: Options) -> MemoryReport:
+def _memory_report(model: ir.Model, options: Options, totals: Counts) -> MemoryReport:
     size = DTYPE_BYTES[options.dtype]
     batch = options.batch_size
-    totals = model.totals()
     params = MemoryLine("parameters", totals.params, totals.params * size,
                         f"{totals.params:,} x {size} B")
     input_values = elements(model.input_shape)
@@ -272,8 +279,19 @@ def memory_report(model: ir.Model, options: Options) -> MemoryReport:
         f"inference peak (largest input+output pair: {peak_layer})" if peak_layer else "inference peak",
         None if peak is None else peak * batch, None if peak is None else peak * batch * size,
         f"{peak:,} values x {batch} x {size} B" if peak is not None else "a dimension is unknown")
-    state = OPTIMIZER_STATE[options.optimizer]
+    with_params = None if peak is None else peak * batch + totals.params
+    peak_plus_params = MemoryLine(
+        "inference peak + parameters", with_params, None if with_params is None else with_params * size,
+        f"({peak:,} x {batch} + {totals.params:,}) values x {size} B" if peak is not None else
+        "a dimension is unknown")
     kept = None if known is None or input_values is None else (known + input_values) * batch
+    kept_all = None if kept is None else kept + totals.params
+    every_activation_kept = MemoryLine(
+        "inference keeping every activation + parameters", kept_all,
+        None if kept_all is None else kept_all * size,
+        f"(({input_values:,} + {known:,}) x {batch} + {totals.params:,}) values x {size} B" if kept is not None
+        else "a dimension is unknown")
+    state = OPTIMIZER_STATE[options.optimizer]
     lines = [
         MemoryLine("parameters", totals.params, totals.params * size, f"{totals.params:,} x {size} B"),
         MemoryLine("gradients", totals.trainable, totals.trainable * size,
@@ -287,18 +305,109 @@ def memory_report(model: ir.Model, options: Options) -> MemoryReport:
     total_bytes = None if any(line.bytes is None for line in lines) else sum(line.bytes for line in lines)
     lines.append(MemoryLine("total", None, total_bytes, "sum of the lines above"))
     return MemoryReport(options.dtype, options.units, batch, options.optimizer, params, single_input, activations,
-                        inference, peak_layer, tuple(lines))
+                        inference, peak_layer, peak_plus_params, every_activation_kept, tuple(lines))
 
 
 def shape_with_batch(shape: Optional[tuple], batch: Optional[int]) -> str:
-    """Keras' way: (None, 28, 28, 32); the batch shown as N when --batch is given."""
+    """Keras' way: (None, 28, 28, 32); the batch shown as N when --batch is given. (fmt_shape is
+    the other way: 28x28x32.)"""
     if shape is None:
         return "?"
     dims = ["None" if batch is None else str(batch)] + ["None" if d is None else str(d) for d in shape]
     return "(" + ", ".join(dims) + ")"
 
 
-__all__ = ["Column", "DTYPE_BYTES", "Memory", "Options", "Row", "UNITS", "fmt_shape", "rows", "shape_with_batch"]
+class ModelReport:
+    """Every figure of one model's report, each computed once, when first asked for: the rows
+    of the table, the totals and operation counts (of the model and of every group, in one
+    bottom-up pass), the memory report. The back ends in :mod:`nnlang.emit` only format them."""
+
+    def __init__(self, model: ir.Model, options: Options):
+        self.model = model
+        self.options = options
+
+    @cached_property
+    def _group_counts(self) -> dict:
+        """Counts of the model (its root) and of every group below it, keyed by the group."""
+        found: dict = {}
+
+        def walk(group: ir.Group) -> Counts:
+            trainable = non_trainable = macs = pool_ops = bias = activation = layers = 0
+            for child in group.children:
+                if isinstance(child, ir.Group):
+                    part = walk(child)
+                    trainable += part.trainable
+                    non_trainable += part.non_trainable
+                    macs += part.macs
+                    pool_ops += part.pool_ops
+                    bias += part.bias_adds
+                    activation += part.activation_ops
+                    layers += part.layers
+                else:  # layer_counts(child), without a Counts for each layer
+                    trainable += child.trainable.value
+                    non_trainable += child.non_trainable.value
+                    macs += child.macs.value
+                    pool_ops += child.pool_ops.value
+                    adds, ops = elementwise_ops(child)
+                    bias += adds
+                    activation += ops
+                    layers += 1
+            counts = found[group] = Counts(trainable, non_trainable, macs, pool_ops, bias, activation, layers)
+            return counts
+
+        if self.model.root is not None:
+            walk(self.model.root)
+        return found
+
+    @property
+    def totals(self) -> Counts:
+        """The whole model's counts."""
+        return self._group_counts.get(self.model.root) or Counts()
+
+    def counts(self, group: ir.Group) -> Counts:
+        """A block call's, branch's or labelled group's counts (the sums over its layers)."""
+        return self._group_counts[group]
+
+    @cached_property
+    def param_memory(self) -> Memory:
+        return Memory(self.totals.params, self.options.dtype, self.options.units)
+
+    @property
+    def batch_macs(self) -> int:
+        """The MACs of one pass of the whole batch (the counts are per sample)."""
+        return self.totals.macs * self.options.batch_size
+
+    @cached_property
+    def per_step(self) -> bool:
+        """Whether a recurrent layer's length is unknown, so that its operations are per time step."""
+        return any(n.family == "recurrent" and n.input_shape and n.input_shape[0] is None for n in self.model.layers)
+
+    @cached_property
+    def rows(self) -> list:
+        """The table's rows in execution order; groups deeper than `--depth` folded into one row each."""
+        out: list = []
+        depth = self.options.depth
+        group_counts = self._group_counts
+
+        def visit(group: ir.Group, level: int) -> None:
+            for child in group.children:
+                if isinstance(child, ir.Group):
+                    collapsed = depth is not None and level + 1 >= depth
+                    out.append(Row(level, child.name, group_type(child), child.output_shape, group_counts[child],
+                                   group=child, collapsed=collapsed))
+                    if not collapsed:
+                        visit(child, level + 1)
+                else:
+                    out.append(Row(level, child.name, child.kind, child.output_shape, layer_counts(child),
+                                   child.kernel, child.stride, child.padding, child.activation, layer=child))
+
+        if self.model.root is not None:
+            visit(self.model.root, 0)
+        return out
+
+    @cached_property
+    def memory(self) -> MemoryReport:
+        return _memory_report(self.model, self.options, self.totals)
 
 
 class CompareRow(NamedTuple):
@@ -320,34 +429,56 @@ class ModelComparison(NamedTuple):
     rows: tuple  # CompareRow: totals first, then shared blocks and branches
 
 
-def comparisons(program: ir.Program, options: Options) -> list[ModelComparison]:
-    """The file's `compare` statements: `compare A, B, C` sets B and C each beside A."""
-    out = []
-    for comparison in program.comparisons:
-        first = program.model(comparison.names[0])
-        out += [compare(first, program.model(name), options) for name in comparison.names[1:]]
-    return out
-
-
-def compare(left: ir.Model, right: ir.Model, options: Options) -> ModelComparison:
+def compare(left: Union[ModelReport, ir.Model], right: Union[ModelReport, ir.Model],
+            options: Options) -> ModelComparison:
     """Side-by-side figures of two models, and of the blocks and branches they share by path."""
-    lt, rt = left.totals(), right.totals()
-    lm = Memory(lt.params, options.dtype, options.units)
-    rm = Memory(rt.params, options.dtype, options.units)
+    left, right = (side if isinstance(side, ModelReport) else ModelReport(side, options) for side in (left, right))
+    lt, rt = left.totals, right.totals
     rows = [
         CompareRow("params", (), lt.params, rt.params),
         CompareRow("trainable params", (), lt.trainable, rt.trainable),
         CompareRow("non-trainable params", (), lt.non_trainable, rt.non_trainable),
         CompareRow("MACs", (), lt.macs, rt.macs),
-        CompareRow(f"parameter bytes ({options.dtype})", (), lm.bytes, rm.bytes),
+        CompareRow(f"parameter bytes ({options.dtype})", (), left.param_memory.bytes, right.param_memory.bytes),
     ]
-    right_groups = {g.path: g for g in right.groups()}
-    for group in left.groups():
+    right_groups = {g.path: g for g in right.model.groups()}
+    for group in left.model.groups():
         other = right_groups.get(group.path)
         if other is None:
             continue
-        a, b = group.totals(), other.totals()
+        a, b = left.counts(group), right.counts(other)
         name = "/".join(group.path)
         rows.append(CompareRow(f"{name} params", group.path, a.params, b.params))
         rows.append(CompareRow(f"{name} MACs", group.path, a.macs, b.macs))
-    return ModelComparison(left, right, tuple(rows))
+    return ModelComparison(left.model, right.model, tuple(rows))
+
+
+class Report:
+    """The report of a file: a ModelReport per model, and its `compare` statements (`compare A,
+    B, C` sets B and C each beside A)."""
+
+    def __init__(self, program: ir.Program, options: Options):
+        self.program = program
+        self.options = options
+        self.models = [ModelReport(model, options) for model in program.models]
+
+    @classmethod
+    def of(cls, program: ir.Program, options: Options) -> "Report":
+        return cls(program, options)
+
+    def model(self, name: str) -> Optional[ModelReport]:
+        return next((m for m in self.models if m.model.name == name), None)
+
+    @cached_property
+    def comparisons(self) -> list:
+        """ModelComparison of every pair the `compare` statements name, in order."""
+        out = []
+        for comparison in self.program.comparisons:
+            first = self.model(comparison.names[0])
+            out += [compare(first, self.model(name), self.options) for name in comparison.names[1:]]
+        return out
+
+
+__all__ = ["Column", "Counts", "DTYPE_BYTES", "Memory", "MemoryLine", "MemoryReport", "ModelComparison",
+           "ModelReport", "Options", "Report", "Row", "UNITS", "compare", "fmt_shape", "layer_counts",
+           "shape_with_batch"]

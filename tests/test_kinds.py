@@ -279,7 +279,6 @@ KNOWN_OFFENDERS = collections.Counter({
     ("nnlang/emit/dot.py", "kind.startswith('global')"): 1,
     ("nnlang/emit/dot.py", "a table of 19 kinds: avgpool1d, avgpool2d, ..."): 1,
     ("nnlang/lsp.py", "stmt.kind.lower() == 'input'"): 1,
-    ("nnlang/report.py", "layer.kind == 'activation'"): 1,
 })
 
 _NAMES = {name for kind in layers.ALL_KINDS for name in (kind.name, *kind.aliases)}

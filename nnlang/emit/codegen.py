@@ -26,6 +26,7 @@ import attrs
 
 from .. import ir
 from ..layers import kind_of
+from ..report import Counts, ModelReport, Options
 from ..source import Span
 
 
@@ -87,10 +88,12 @@ class Emitter:
             raise self.unsupported(numbers, "the input feeds an embedding (token ids) and this layer (numbers)")
         return ids
 
-    def totals(self, model: ir.Model) -> ir.Totals:
-        """The model's totals as the target framework counts them (its convention)."""
+    def totals(self, model: ir.Model) -> Counts:
+        """The model's totals as the target framework counts them (its convention), read from
+        the report of the model compiled in that convention."""
         counted = self.numbers.model(model.name)
-        return (counted if counted is not None and len(counted.layers) == len(model.layers) else model).totals()
+        same = counted is not None and len(counted.layers) == len(model.layers)
+        return ModelReport(counted if same else model, Options(convention=self.numbers.convention)).totals
 
     def statement(self, group: ir.Group) -> str:
         """A block call as written in the .nn file ('' when unknown or long)."""

@@ -1,10 +1,12 @@
-"""What every table back end shares: cell texts, column titles, worked formulas, the memory section."""
+"""What every table back end shares: cell texts, column titles, worked formulas, the totals lines
+and the memory section, all formatted from a :class:`nnlang.report.ModelReport`."""
 
 from __future__ import annotations
 
-from .. import ir
-from ..report import (Column, Memory, MemoryReport, Options, Row, activation_ops, bias_adds, elements,
-                      memory_report, ops_title, shape_with_batch)
+from typing import NamedTuple, Optional
+
+from ..report import (Column, Memory, MemoryLine, MemoryReport, ModelReport, Options, Row, elements, ops_title,
+                      shape_with_batch)
 
 
 def title(column: Column, options: Options) -> str:
@@ -58,37 +60,74 @@ def explanation(row: Row) -> list[str]:
     return lines
 
 
-def totals_lines(model: ir.Model, options: Options) -> list[str]:
+def totals_lines(report: ModelReport) -> list[str]:
     """Total / trainable / non-trainable parameters with their memory, and the operation count."""
-    totals = model.totals()
-    memory = Memory(totals.params, options.dtype, options.units)
+    options, totals, memory = report.options, report.totals, report.param_memory
     lines = [
         f"Total params: {totals.params:,} ({memory.text()} at {options.dtype})",
         f"Trainable params: {totals.trainable:,}",
         f"Non-trainable params: {totals.non_trainable:,}",
     ]
-    per_step = any(n.family == "recurrent" and n.input_shape and n.input_shape[0] is None for n in model.layers)
-    suffix = " (per time step where the length is unknown)" if per_step else ""
+    suffix = " (per time step where the length is unknown)" if report.per_step else ""
     if options.ops == "macs":
         lines.append(f"MACs: {totals.macs:,}{suffix}")
     else:
-        row = Row(0, model.name, "model", model.output_shape, totals.trainable, totals.non_trainable, totals.macs,
-                  totals.pool_ops, bias_adds=sum(bias_adds(n) for n in model.layers),
-                  activation_ops=sum(activation_ops(n) for n in model.layers))
-        lines.append(f"{ops_title(options.ops)}: {row.ops(options.ops):,}{suffix}")
+        lines.append(f"{ops_title(options.ops)}: {totals.ops(options.ops):,}{suffix}")
         lines.append(f"MACs: {totals.macs:,}")
     if totals.pool_ops:
         lines.append(f"Pooling operations (not MACs): {totals.pool_ops:,}")
     if options.batch and options.batch > 1:
-        lines.append(f"Operations are per sample; for the batch of {options.batch}: {totals.macs * options.batch:,} MACs")
+        lines.append(f"Operations are per sample; for the batch of {options.batch}: {report.batch_macs:,} MACs")
     if options.explain:
         lines.append(f"Parameter memory: {memory.worked()}")
     return lines
 
 
-def memory_lines(model: ir.Model, options: Options) -> list[str]:
-    """The itemised memory section (--memory), as aligned text lines."""
-    rows = memory_rows(model, options)
+class MemoryRow(NamedTuple):
+    """A line of the memory section as the tables show it."""
+
+    section: str  # "memory" (parameters, activations, inference) or "training"
+    label: str
+    line: Optional[MemoryLine]  # None for the section's heading
+    how: str  # the arithmetic as the text table words it
+
+
+def memory_table(memory: MemoryReport) -> list[MemoryRow]:
+    """The memory section (--memory), in order: each section's heading, then its lines."""
+    unit = "MB = 10^6 bytes" if memory.units == "si" else "MiB = 2^20 bytes"
+    batch = memory.batch
+    rows = [
+        MemoryRow("memory", f"Memory ({memory.dtype}, {unit})", None, ""),
+        MemoryRow("memory", "parameters", memory.params, memory.params.how),
+        MemoryRow("memory", "input, one sample", memory.input, memory.input.how),
+        MemoryRow("memory", "activations, one sample", memory.activations, memory.activations.how),
+        MemoryRow("memory", f"inference, batch {batch}: peak at {memory.peak_layer or '?'}", memory.inference_peak,
+                  memory.inference_peak.how),
+        MemoryRow("memory", f"inference, batch {batch}: peak + parameters", memory.peak_plus_params,
+                  "the two lines above"),
+        MemoryRow("memory", f"inference, batch {batch}: every activation kept", memory.every_activation_kept,
+                  "(input + activations) x batch + parameters"),
+        MemoryRow("training", f"Training, batch {batch}, {memory.optimizer}", None, ""),
+    ]
+    rows += [MemoryRow("training", line.label, line, line.how) for line in memory.training]
+    return rows
+
+
+def memory_rows(memory: MemoryReport) -> list[tuple[str, str, str]]:
+    """The memory section as text: (label, amount, how) per line; a heading has no amount."""
+    out = []
+    for row in memory_table(memory):
+        if row.line is None:
+            out.append((row.label, "", ""))
+        else:
+            indent = "  " if row.section == "training" else ""
+            out.append((indent + row.label, memory.scaled(row.line.bytes), row.how))
+    return out
+
+
+def memory_lines(memory: MemoryReport) -> list[str]:
+    """The memory section (--memory), as aligned text lines."""
+    rows = memory_rows(memory)
     width = max(len(r[0]) for r in rows)
     number = max(len(r[1]) for r in rows)
     out = []
@@ -98,27 +137,3 @@ def memory_lines(model: ir.Model, options: Options) -> list[str]:
         else:
             out.append(f"  {label.ljust(width)}  {value.rjust(number)}   {how}")
     return out
-
-
-def memory_rows(model: ir.Model, options: Options) -> list[tuple[str, str, str]]:
-    """The itemised memory section (--memory): (label, amount, how) per line; a heading has no amount."""
-    report: MemoryReport = memory_report(model, options)
-    unit = "MB = 10^6 bytes" if options.units == "si" else "MiB = 2^20 bytes"
-    rows = [
-        (f"Memory ({report.dtype}, {unit})", "", ""),
-        ("parameters", report.scaled(report.params.bytes), report.params.how),
-        ("input, one sample", report.scaled(report.input.bytes), report.input.how),
-        ("activations, one sample", report.scaled(report.activations.bytes), report.activations.how),
-        (f"inference, batch {report.batch}: peak at {report.peak_layer or '?'}",
-         report.scaled(report.inference_peak.bytes), report.inference_peak.how),
-        (f"inference, batch {report.batch}: peak + parameters",
-         report.scaled(None if report.inference_peak.bytes is None else report.inference_peak.bytes
-                       + report.params.bytes), "the two lines above"),
-        (f"inference, batch {report.batch}: every activation kept",
-         report.scaled(None if report.activations.bytes is None or report.input.bytes is None else
-                       (report.activations.bytes + report.input.bytes) * report.batch + report.params.bytes),
-         "(input + activations) x batch + parameters"),
-        (f"Training, batch {report.batch}, {report.optimizer}", "", ""),
-    ]
-    rows += [("  " + line.label, report.scaled(line.bytes), line.how) for line in report.training]
-    return rows

@@ -23,16 +23,14 @@ def text(comparison: ModelComparison, options: Options) -> str:
 
 
 def json_data(comparison: ModelComparison) -> dict:
+    from .json import shape_json  # here: the text report need not load the JSON writer
+
     return {
         "models": [comparison.left.name, comparison.right.name],
-        "output_shapes": [_shape(comparison.left.output_shape), _shape(comparison.right.output_shape)],
+        "output_shapes": [shape_json(comparison.left.output_shape), shape_json(comparison.right.output_shape)],
         "rows": [{"label": r.label, "path": list(r.path), "values": [r.left, r.right], "ratio": r.ratio}
                  for r in comparison.rows],
     }
-
-
-def _shape(shape):
-    return None if shape is None else list(shape)
 
 
 def _table(comparison: ModelComparison, options: Options) -> tuple[tuple, list[tuple]]:

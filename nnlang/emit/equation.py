@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..layers import Weighted, kind_of
+from ..report import fmt_shape
 from .tables import latex_escape
 
 _FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\sigma", "linear": ""}
@@ -22,16 +23,16 @@ def _apply(function: str, inner: str) -> str:
     return rf"{name}\left({inner}\right)"
 
 
-def _dims(*values) -> str:
+def _dims(sizes: tuple) -> str:
     """Sizes joined by \\times; a size unknown until run time is written `?`."""
-    return r" \times ".join("?" if v is None else str(v) for v in values)
+    return r" \times ".join(fmt_shape(sizes).split("x")) if sizes else ""
 
 
 def model_equation(model: ir.Model) -> str:
     if any(kind_of(n).joins_branches for n in model.layers):
         raise NotAChain(f"model '{model.name}' has branches: --format equation needs a chain of layers")
     expression = "x"
-    shapes = [rf"x \in \mathbb{{R}}^{{{_dims(*model.input_shape)}}}"] if model.input_shape else []
+    shapes = [rf"x \in \mathbb{{R}}^{{{_dims(model.input_shape)}}}"] if model.input_shape else []
     weighted = 0
     for node in model.layers:
         kind = kind_of(node)
@@ -43,7 +44,7 @@ def model_equation(model: ir.Model) -> str:
             index = latex_escape(node.label) if node.label else str(weighted)
             symbol = f"{term.symbol}_{{{index}}}"
             expression = f"{symbol}{_OPERATORS[term.operation]} {expression}"
-            shapes.append(rf"{symbol} \in \mathbb{{R}}^{{{_dims(*term.sizes)}}}")
+            shapes.append(rf"{symbol} \in \mathbb{{R}}^{{{_dims(term.sizes)}}}")
             if kind.adds_bias(node.args):
                 expression += rf" + b_{{{index}}}"
                 shapes.append(rf"b_{{{index}}} \in \mathbb{{R}}^{{{node.output_shape[-1]}}}")

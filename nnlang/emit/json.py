@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from .. import ir
-from ..report import DTYPE_BYTES, Memory, Options, activation_ops, bias_adds, memory_report
+from ..report import DTYPE_BYTES, Counts, MemoryLine, ModelReport, Options, Report
 
 
-def _shape(shape):
+def shape_json(shape):
+    """A shape in the JSON report: a list, null when unknown."""
     return None if shape is None else list(shape)
 
 
@@ -19,7 +20,7 @@ def layer_json(node: ir.LayerNode) -> dict:
         "name": node.name,
         "type": node.kind,
         "path": list(node.path),
-        "output_shape": _shape(node.output_shape),
+        "output_shape": shape_json(node.output_shape),
         "params": node.params,
         "trainable_params": node.trainable.value,
         "non_trainable_params": node.non_trainable.value,
@@ -73,7 +74,7 @@ def _encoded_layers(layers) -> list:
     return out
 
 
-def _totals(totals: ir.Totals) -> dict:
+def _totals(totals: Counts) -> dict:
     return {
         "params": totals.params,
         "trainable_params": totals.trainable,
@@ -83,14 +84,14 @@ def _totals(totals: ir.Totals) -> dict:
     }
 
 
-def group_json(group: ir.Group, totals: dict) -> dict:
-    """A block call, labelled join or repeat; `totals` is Model.group_totals()."""
+def group_json(group: ir.Group, report: ModelReport) -> dict:
+    """A block call, labelled join or repeat, with its totals and its branches'."""
     data = {
         "name": group.name,
         "kind": group.kind,
         "path": list(group.path[:-1]),
-        "output_shape": _shape(group.output_shape),
-        **_totals(totals[id(group)]),
+        "output_shape": shape_json(group.output_shape),
+        **_totals(report.counts(group)),
         "line": group.span.line if group.span else None,
     }
     if group.kind == "block":
@@ -98,51 +99,50 @@ def group_json(group: ir.Group, totals: dict) -> dict:
     branches = [c for c in group.children if isinstance(c, ir.Group) and c.kind == "branch"]
     if branches:
         data["branches"] = [
-            {"name": b.name, "output_shape": _shape(b.output_shape), **_totals(totals[id(b)])} for b in branches
+            {"name": b.name, "output_shape": shape_json(b.output_shape), **_totals(report.counts(b))} for b in branches
         ]
     return data
 
 
-def model_json(model: ir.Model, options: Options) -> dict:
-    totals = model.totals()
-    group_totals = model.group_totals()
+def _memory_line(line: MemoryLine) -> dict:
+    return {"label": line.label, "values": line.values, "bytes": line.bytes, "how": line.how}
+
+
+def model_json(report: ModelReport) -> dict:
+    model, options, totals = report.model, report.options, report.totals
     data = {
         "name": model.name,
         "ok": model.ok,
-        "input_shape": _shape(model.input_shape),
-        "output_shape": _shape(model.output_shape),
+        "input_shape": shape_json(model.input_shape),
+        "output_shape": shape_json(model.output_shape),
         "layers": _encoded_layers(model.layers),
         "totals": _totals(totals),
-        "blocks": [group_json(g, group_totals) for g in model.groups() if g.kind != "branch"],
+        "blocks": [group_json(g, report) for g in model.groups() if g.kind != "branch"],
     }
-    memory = Memory(totals.params, options.dtype, options.units)
-    data["totals"]["param_bytes"] = memory.bytes
-    data["totals"]["bias_adds"] = sum(bias_adds(n) for n in model.layers)
-    data["totals"]["activation_ops"] = sum(activation_ops(n) for n in model.layers)
-    report = memory_report(model, options)
-
-    def line(item):
-        return {"label": item.label, "values": item.values, "bytes": item.bytes, "how": item.how}
-
+    data["totals"]["param_bytes"] = report.param_memory.bytes
+    data["totals"]["bias_adds"] = totals.bias_adds
+    data["totals"]["activation_ops"] = totals.activation_ops
+    memory = report.memory
     data["memory"] = {
         "dtype": options.dtype,
-        "units": memory.unit,
+        "units": report.param_memory.unit,
         "bytes_per_value": DTYPE_BYTES[options.dtype],
-        "batch": report.batch,
-        "params": line(report.params),
-        "input": line(report.input),
-        "activations": line(report.activations),
-        "inference_peak": dict(line(report.inference_peak), layer=report.peak_layer),
-        "training": {"optimizer": report.optimizer, "lines": [line(item) for item in report.training]},
+        "batch": memory.batch,
+        "params": _memory_line(memory.params),
+        "input": _memory_line(memory.input),
+        "activations": _memory_line(memory.activations),
+        "inference_peak": dict(_memory_line(memory.inference_peak), layer=memory.peak_layer),
+        "inference_peak_plus_params": _memory_line(memory.peak_plus_params),
+        "inference_every_activation_kept": _memory_line(memory.every_activation_kept),
+        "training": {"optimizer": memory.optimizer, "lines": [_memory_line(item) for item in memory.training]},
     }
     return data
 
 
-def _comparisons(program, options: Options) -> list:
-    from ..report import comparisons
+def _comparisons(report: Report) -> list:
     from .compare import json_data
 
-    return [json_data(comparison) for comparison in comparisons(program, options)]
+    return [json_data(comparison) for comparison in report.comparisons]
 
 
 def render(program, diagnostics, options: Options, source_name: str) -> str:
@@ -152,11 +152,12 @@ def render(program, diagnostics, options: Options, source_name: str) -> str:
 def render_pieces(program, diagnostics, options: Options, source_name: str):
     """The report as pieces of text to write one after the other (a large model's report is
     never held as one string)."""
+    report = Report.of(program, options) if program else None
     document = {
         "file": source_name,
         "convention": options.convention,
-        "models": [model_json(m, options) for m in program.models] if program else [],
-        "comparisons": _comparisons(program, options) if program else [],
+        "models": [model_json(m) for m in report.models] if report else [],
+        "comparisons": _comparisons(report) if report else [],
         "diagnostics": [dict(d.to_json(), file=source_name) for d in diagnostics],
     }
     yield from _pieces(document)

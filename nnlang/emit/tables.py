@@ -7,9 +7,9 @@ import html
 import io
 import re
 
-from ..report import Column, Options, columns_for, comparisons, rows
+from ..report import Column, ModelReport, Options, Report, columns_for, fmt_shape
 from . import compare
-from .common import cell, explanation, memory_lines, memory_rows, title, totals_lines
+from .common import cell, explanation, memory_lines, memory_rows, memory_table, title, totals_lines
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -37,16 +37,19 @@ def markdown_code(text: str) -> str:
     return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
 
 
-def _body(model, options: Options):
+def _body(report: ModelReport):
     """(columns, [(row, cells)]) shared by every table format."""
+    options = report.options
     columns = columns_for(options)
-    return columns, [(row, [cell(row, c, options) for c in columns]) for row in rows(model, options.depth)]
+    return columns, [(row, [cell(row, c, options) for c in columns]) for row in report.rows]
 
 
-def _markdown(program, options: Options) -> str:
+def _markdown(report: Report) -> str:
+    options = report.options
     parts = []
-    for model in program.models:
-        columns, body = _body(model, options)
+    for model_report in report.models:
+        model = model_report.model
+        columns, body = _body(model_report)
         lines = [f"### Model {markdown_code(model.name)}", ""]
         lines.append("| " + " | ".join(markdown_escape(title(c, options)) for c in columns) + " |")
         lines.append("|" + "|".join("---:" if c.numeric else "---" for c in columns) + "|")
@@ -59,32 +62,55 @@ def _markdown(program, options: Options) -> str:
                 lines += [f"|{'&nbsp;' * (2 * row.depth + 2)}= {markdown_code(text)} |" + " |" * (len(columns) - 1)
                           for text in explanation(row)]
         lines.append("")
-        lines += [f"- {markdown_escape(line)}" for line in totals_lines(model, options)]
+        lines += [f"- {markdown_escape(line)}" for line in totals_lines(model_report)]
         if options.memory:
-            lines += ["", "```", *memory_lines(model, options), "```"]
+            lines += ["", "```", *memory_lines(model_report.memory), "```"]
         parts.append("\n".join(lines))
-    parts += [compare.markdown(c, options) for c in comparisons(program, options)]
+    parts += [compare.markdown(c, options) for c in report.comparisons]
     return "\n\n".join(parts) + "\n"
 
 
-def _csv(program, options: Options) -> str:
+#: The columns of the memory section in CSV (--memory): one row per line of the text's section,
+#: numbers of bytes and values without separators (empty when unknown).
+CSV_MEMORY_HEADER = ("model", "item", "bytes", "values", "how")
+
+
+def _csv(report: Report) -> str:
+    options = report.options
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["model", "depth", "name", "type", "output_shape", "params", "trainable_params",
                      "non_trainable_params", "macs", "flops", "pool_ops", "kernel", "stride", "padding", "activation"])
-    for model in program.models:
-        for row in rows(model, options.depth):
-            shape = "x".join("?" if d is None else str(d) for d in row.output_shape or ())
-            writer.writerow([model.name, row.depth, row.name, row.type, shape, row.params, row.trainable,
+    for model_report in report.models:
+        name = model_report.model.name
+        for row in model_report.rows:
+            shape = fmt_shape(row.output_shape) if row.output_shape else ""  # a scalar: an empty cell
+            writer.writerow([name, row.depth, row.name, row.type, shape, row.params, row.trainable,
                              row.non_trainable, row.macs, row.ops("flops" if options.ops == "macs" else options.ops),
                              row.pool_ops, row.kernel, row.stride, row.padding, row.activation])
-    found = comparisons(program, options)
+    if options.memory:  # a second table, after an empty line, with its own header
+        buffer.write("\n")
+        writer.writerow(CSV_MEMORY_HEADER)
+        for model_report in report.models:
+            writer.writerows(_csv_memory_rows(model_report))
+    found = report.comparisons
     if found:  # a second table, after an empty line, with its own header
         buffer.write("\n")
         writer.writerow(compare.CSV_HEADER)
         for comparison in found:
             writer.writerows(compare.csv_rows(comparison))
     return buffer.getvalue()
+
+
+def _csv_memory_rows(report: ModelReport) -> list[tuple]:
+    """The memory section's lines (headings left out); a training line's item starts `training: `.
+    `how` is the arithmetic of the JSON report's line, with the numbers."""
+    def blank(value):
+        return "" if value is None else value
+
+    return [(report.model.name, f"training: {row.label}" if row.section == "training" else row.label,
+             blank(row.line.bytes), blank(row.line.values), row.line.how)
+            for row in memory_table(report.memory) if row.line is not None]
 
 
 #: Sizes such as 5x5x3 or 1x1, typeset with multiplication signs.
@@ -98,13 +124,15 @@ def _latex_cell(text: str) -> str:
     return latex_escape(text)
 
 
-def _latex(program, options: Options) -> str:
+def _latex(report: Report) -> str:
     """One longtable per model (it breaks across pages, the header repeated on each, the
     totals inside it), in a size that fits an A4 page with 2 cm margins. Needs
     \\usepackage{booktabs,longtable}."""
+    options = report.options
     parts = ["% nnc report: needs \\usepackage{booktabs,longtable} in the preamble"]
-    for model in program.models:
-        columns, body = _body(model, options)
+    for model_report in report.models:
+        model = model_report.model
+        columns, body = _body(model_report)
         width = len(columns)
         spec = "".join("r" if c.numeric else "l" for c in columns)
         header = " & ".join(latex_escape(title(c, options)) for c in columns) + r" \\"
@@ -127,13 +155,13 @@ def _latex(program, options: Options) -> str:
                       rf"\texttt{{{latex_escape(text)}}}}} " + (r"\\*" if number < len(worked) else r"\\")
                       for number, text in enumerate(worked, 1)]
         lines.append(r"\midrule")
-        totals = totals_lines(model, options)
+        totals = totals_lines(model_report)
         lines += [rf"\multicolumn{{{width}}}{{@{{}}l@{{}}}}{{{latex_escape(line)}}} "
                   + (r"\\*" if number < len(totals) else r"\\") for number, line in enumerate(totals, 1)]
         lines += [r"\bottomrule", r"\end{longtable}", r"\endgroup"]
         if options.memory:
             lines += ["", r"\begin{center}", r"\footnotesize", r"\begin{tabular}{@{}lrl@{}}", r"\toprule"]
-            for label, value, how in memory_rows(model, options):
+            for label, value, how in memory_rows(model_report.memory):
                 if value:
                     lines.append(rf"\hspace{{1em}}{latex_escape(label.strip())} & {latex_escape(value)} & "
                                  rf"{latex_escape(how)} \\")
@@ -141,7 +169,7 @@ def _latex(program, options: Options) -> str:
                     lines.append(rf"\multicolumn{{3}}{{@{{}}l}}{{{latex_escape(label)}}} \\")
             lines += [r"\bottomrule", r"\end{tabular}", r"\end{center}"]
         parts.append("\n".join(lines))
-    parts += [compare.latex(c, options) for c in comparisons(program, options)]
+    parts += [compare.latex(c, options) for c in report.comparisons]
     return "\n\n".join(parts) + "\n"
 
 
@@ -161,13 +189,15 @@ ul.totals { list-style: none; padding: 0; }
 _NUM = ' class="num"'
 
 
-def _html(program, options: Options, source_name: str) -> str:
+def _html(report: Report, source_name: str) -> str:
+    options = report.options
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>nnc report: {esc(source_name)}</title>", f"<style>\n{_CSS}\n</style>", "</head>", "<body>",
            f"<h1>{esc(source_name)}</h1>"]
-    for model in program.models:
-        columns, body = _body(model, options)
+    for model_report in report.models:
+        model = model_report.model
+        columns, body = _body(model_report)
         out.append(f"<h2>Model <code>{esc(model.name)}</code></h2>")
         out.append("<table>")
         out.append("<thead><tr>" + "".join(f"<th{_NUM if c.numeric else ''}>{esc(title(c, options))}</th>"
@@ -183,22 +213,23 @@ def _html(program, options: Options, source_name: str) -> str:
                     out.append(f'<tr class="explain"><td colspan="{len(columns)}">{esc(indent)}= {esc(text)}</td></tr>')
         out.append("</tbody>")
         out.append("</table>")
-        out.append('<ul class="totals">' + "".join(f"<li>{esc(line)}</li>" for line in totals_lines(model, options))
+        out.append('<ul class="totals">' + "".join(f"<li>{esc(line)}</li>" for line in totals_lines(model_report))
                    + "</ul>")
         if options.memory:
-            out.append("<pre>" + esc("\n".join(memory_lines(model, options))) + "</pre>")
-    out += [compare.html(c, options) for c in comparisons(program, options)]
+            out.append("<pre>" + esc("\n".join(memory_lines(model_report.memory))) + "</pre>")
+    out += [compare.html(c, options) for c in report.comparisons]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
 
 def render(program, options: Options, fmt: str, source_name: str = "") -> str:
+    report = Report.of(program, options)
     if fmt == "markdown":
-        return _markdown(program, options)
+        return _markdown(report)
     if fmt == "csv":
-        return _csv(program, options)
+        return _csv(report)
     if fmt == "latex":
-        return _latex(program, options)
+        return _latex(report)
     if fmt == "html":
-        return _html(program, options, source_name)
+        return _html(report, source_name)
     raise ValueError(fmt)

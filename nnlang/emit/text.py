@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from .. import ir
-from ..report import Options, columns_for, rows, shape_with_batch
+from ..report import ModelReport, Options, Report, columns_for, shape_with_batch
 from .common import cell, explanation, memory_lines, title, totals_lines
 
 BOX = {
@@ -20,10 +19,11 @@ ASCII = {
     "body": ("|", "|", "|"),
     "bottom": ("+", "-", "+", "+"),
 }
-def table(model: ir.Model, options: Options, ascii_only: bool = False) -> str:
+def table(report: ModelReport, ascii_only: bool = False) -> str:
     style = ASCII if ascii_only else BOX
+    options = report.options
     columns = columns_for(options)
-    body = rows(model, options.depth)
+    body = report.rows
     header = [title(c, options) for c in columns]
     cells = []
     for row in body:
@@ -50,20 +50,21 @@ def table(model: ir.Model, options: Options, ascii_only: bool = False) -> str:
     return "\n".join(out)
 
 
-def model_text(model: ir.Model, options: Options, ascii_only: bool = False) -> str:
+def model_text(report: ModelReport, ascii_only: bool = False) -> str:
+    model, options = report.model, report.options
     head = f'Model: "{model.name}"  input {shape_with_batch(model.input_shape, options.batch)}'
     if options.convention != "keras":
         head += f"  ({options.convention} convention)"
-    parts = [head, table(model, options, ascii_only=ascii_only), "\n".join(" " + line for line in totals_lines(model, options))]
+    parts = [head, table(report, ascii_only=ascii_only), "\n".join(" " + line for line in totals_lines(report))]
     if options.memory:
-        parts.append("\n".join(memory_lines(model, options)))
+        parts.append("\n".join(memory_lines(report.memory)))
     return "\n".join(parts)
 
 
 def render(program, options: Options, ascii_only: bool = False) -> str:
-    from ..report import comparisons
     from . import compare as emit_compare
 
-    parts = [model_text(m, options, ascii_only) for m in program.models]
-    parts += [emit_compare.text(comparison, options) for comparison in comparisons(program, options)]
+    report = Report.of(program, options)
+    parts = [model_text(m, ascii_only) for m in report.models]
+    parts += [emit_compare.text(comparison, options) for comparison in report.comparisons]
     return "\n\n".join(parts) + "\n" if parts else ""

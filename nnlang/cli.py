@@ -21,9 +21,7 @@ import click
 from . import __version__
 from .diagnostics import CODES, render as render_diagnostic
 
-FORMATS = ("text", "json", "markdown", "csv", "latex", "html", "equation")
-CONVENTIONS = ("keras", "pytorch", "textbook")
-DTYPES = ("float16", "bfloat16", "float32", "float64", "int8")
+from .choices import COMPARE_FORMATS, CONVENTIONS, DTYPE_BYTES, FORMATS, OPS, OPTIMIZER_STATE, UNITS
 
 
 #: Commands whose module is imported only when the command runs, to keep start-up light.
@@ -102,20 +100,20 @@ def _report_options(function):
                      help="Output format."),
         click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True,
                      help="Counting rules where frameworks differ (recurrent biases, batch-norm statistics)."),
-        click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
+        click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="float32", show_default=True,
                      help="Data type of the parameters, for memory figures."),
-        click.option("--units", type=click.Choice(["si", "iec"]), default="si", show_default=True,
+        click.option("--units", type=click.Choice(tuple(UNITS)), default="si", show_default=True,
                      help="si: MB = 10^6 bytes; iec: MiB = 2^20 bytes."),
         click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size shown in shapes."),
         click.option("--depth", type=click.IntRange(min=0), default=None,
                      help="Fold blocks deeper than N into one row each."),
         click.option("--explain", is_flag=True, help="Show the formula behind every number."),
-        click.option("--ops", type=click.Choice(["macs", "flops", "flops-all"]), default="macs", show_default=True,
+        click.option("--ops", type=click.Choice(OPS), default="macs", show_default=True,
                      help="Operations column: MACs, FLOPs (2 x MACs), or FLOPs with bias additions, activations "
                           "and pooling."),
         click.option("--memory", is_flag=True,
                      help="Itemised memory: parameters, activations, inference peak, training (with --batch)."),
-        click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="adam",
+        click.option("--optimizer", type=click.Choice(tuple(OPTIMIZER_STATE)), default="adam",
                      show_default=True, help="Optimizer state counted in training memory."),
         click.option("--columns", default=None, metavar="LIST",
                      help="Columns to show, in order: layer,output,params,trainable,non_trainable,kernel,stride,"
@@ -253,11 +251,13 @@ def check(file, convention, werror):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.argument("left")
 @click.argument("right")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(COMPARE_FORMATS), default="text", show_default=True)
 @click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True)
-@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True)
-@click.option("--units", type=click.Choice(["si", "iec"]), default="si", show_default=True)
-def compare_command(file, left, right, fmt, convention, dtype, units):
+@click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="float32", show_default=True)
+@click.option("--units", type=click.Choice(tuple(UNITS)), default="si", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the comparison to this file instead of standard output.")
+def compare_command(file, left, right, fmt, convention, dtype, units, output):
     """Side-by-side report of models LEFT and RIGHT of FILE."""
     from .report import Options, compare
     from .emit import compare as emit_compare
@@ -281,9 +281,13 @@ def compare_command(file, left, right, fmt, convention, dtype, units):
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(emit_compare.json_data(comparison), indent=2))
+        write_output(json.dumps(emit_compare.json_data(comparison), indent=2) + "\n", output)
+    elif fmt == "text":
+        write_output(emit_compare.text(comparison, options) + "\n", output)
     else:
-        click.echo(emit_compare.text(comparison, options))
+        from .emit import tables
+
+        write_output(tables.render_comparison(comparison, options, fmt, compilation.source.name), output)
 
 
 @cli.command()

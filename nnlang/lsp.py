@@ -39,6 +39,7 @@ import attrs
 from lsprotocol import types as lsp
 
 from . import __version__, ast, ir, layers
+from .choices import CONVENTIONS
 from .diagnostics import MAX_DIAGNOSTICS, Diagnostic, DiagnosticBag
 from .layers.base import ACTIVATIONS
 from .report import shape_with_batch
@@ -46,7 +47,6 @@ from .source import Source, Span
 
 logger = logging.getLogger("nnlang.lsp")
 
-CONVENTIONS = ("keras", "pytorch", "textbook")
 SEVERITIES = {
     "error": lsp.DiagnosticSeverity.Error,
     "warning": lsp.DiagnosticSeverity.Warning,

@@ -11,15 +11,12 @@ from typing import NamedTuple, Optional, Union
 import attrs
 
 from . import ir
+from .choices import DTYPE_BYTES, OPS, OPTIMIZER_STATE, UNITS  # noqa: F401 (OPS: read from here too)
 from .layers import kind_of
 from .layers.base import fmt_shape
 
-DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 1}
-UNITS = {"si": (10**6, "MB"), "iec": (2**20, "MiB")}
 
 
-OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}  # values kept per parameter
-OPS = ("macs", "flops", "flops-all")
 
 
 @attrs.frozen

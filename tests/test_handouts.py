@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
+import sys
 import re
 import shutil
 import subprocess
@@ -151,3 +153,22 @@ def test_every_format_carries_the_comparison(fmt):
         return
     assert "1,296" in out and "500" in out and f"{500 / 1296:.3f}x" in out
     assert f"{(68 + 296) / 1160:.3f}x" in out
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html", "latex", "csv"])
+def test_nnc_compare_writes_every_format(tmp_path, fmt):
+    path = tmp_path / "inception.nn"
+    path.write_text(NAIVE_VS_BOTTLENECK, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "nnlang", "compare", str(path), "naive", "bottleneck",
+                           "--format", fmt, "-o", str(tmp_path / f"out.{fmt}")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = (tmp_path / f"out.{fmt}").read_text(encoding="utf-8")
+    if fmt == "json":
+        rows = {row["label"]: row["values"] for row in json.loads(out)["rows"]}
+        assert rows["params"] == [1296, 500]  # see test_every_format_carries_the_comparison
+    elif fmt == "csv":
+        rows = {row["label"]: (row["left"], row["right"]) for row in csv.DictReader(io.StringIO(out))}
+        assert rows["params"] == ("1296", "500")
+    else:
+        assert "1,296" in out and f"{500 / 1296:.3f}x" in out

@@ -18,7 +18,7 @@ import click
 
 EXTENSIONS = ("dot", "gv", "svg", "png", "pdf")
 SHOW = ("params", "macs")
-CONVENTIONS = ("keras", "pytorch", "textbook")
+from ..choices import CONVENTIONS
 
 INSTALL_HINT = (
     "install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; Fedora: sudo dnf install graphviz; "

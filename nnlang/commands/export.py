@@ -17,7 +17,7 @@ from __future__ import annotations
 import click
 
 TARGETS = ("pytorch", "keras")
-CONVENTIONS = ("keras", "pytorch", "textbook")
+from ..choices import CONVENTIONS
 
 
 def _fail(message: str, status: int = 2):

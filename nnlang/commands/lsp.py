@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-CONVENTIONS = ("keras", "pytorch", "textbook")
+from ..choices import CONVENTIONS
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 

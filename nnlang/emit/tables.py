@@ -189,12 +189,17 @@ ul.totals { list-style: none; padding: 0; }
 _NUM = ' class="num"'
 
 
+def _html_head(source_name: str) -> list[str]:
+    esc = html.escape
+    return ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+            f"<title>nnc report: {esc(source_name)}</title>", f"<style>\n{_CSS}\n</style>", "</head>", "<body>",
+            f"<h1>{esc(source_name)}</h1>"]
+
+
 def _html(report: Report, source_name: str) -> str:
     options = report.options
     esc = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>nnc report: {esc(source_name)}</title>", f"<style>\n{_CSS}\n</style>", "</head>", "<body>",
-           f"<h1>{esc(source_name)}</h1>"]
+    out = _html_head(source_name)
     for model_report in report.models:
         model = model_report.model
         columns, body = _body(model_report)
@@ -232,4 +237,21 @@ def render(program, options: Options, fmt: str, source_name: str = "") -> str:
         return _latex(report)
     if fmt == "html":
         return _html(report, source_name)
+    raise ValueError(fmt)
+
+
+def render_comparison(comparison, options: Options, fmt: str, source_name: str = "") -> str:
+    """One comparison (`nnc compare FILE A B`) as a document of its own in a table format."""
+    if fmt == "markdown":
+        return compare.markdown(comparison, options) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(compare.CSV_HEADER)
+        writer.writerows(compare.csv_rows(comparison))
+        return buffer.getvalue()
+    if fmt == "latex":
+        return "% nnc report: needs \\usepackage{booktabs} in the preamble\n\n" + compare.latex(comparison, options) + "\n"
+    if fmt == "html":
+        return "\n".join([*_html_head(source_name), compare.html(comparison, options), "</body>", "</html>"]) + "\n"
     raise ValueError(fmt)

@@ -7,21 +7,33 @@ unknown, later statements are still checked for what does not depend on it.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import NamedTuple, Optional
 
 
 from . import ast, ir, layers
-from .diagnostics import DiagnosticBag, suggest
+from .diagnostics import CODES, ERROR, DiagnosticBag, suggest
 from .formula import F
 from .layers.base import ACTIVATIONS, EXPECTATION_KEYS, fmt_shape
 from .parser import MAX_LITERAL
-from .source import Span
+from .source import NOWHERE, Span
 
-#: Limits that keep a hostile or mistaken file from exhausting the machine.
+#: Limits that keep a hostile or mistaken file from exhausting the machine. A repeat or a block
+#: call whose expansion would pass one of the first three is refused before it is expanded.
 MAX_LAYERS = 250_000  # layers in one expanded model
-MAX_STEPS = 1_000_000  # statements executed while expanding one model, repeats included
+MAX_NODES = 500_000  # layers and groups (block calls, branches, joins, labelled repeats) in one model
+MAX_STEPS = 1_000_000  # statements executed, repeat iterations, block parameters bound, operators evaluated
 MAX_CALL_DEPTH = 100  # nested block calls
+MAX_DEPTH = 100  # groups nested in one another: the length of a group's path
+MAX_NAME = 100  # characters in a label or in a model, block or branch name
+MAX_VALUES = 10**15  # values in one tensor, batch left out: a known shape's product
 CONVENTIONS = ("keras", "pytorch", "textbook")
+#: Forecast sizes stop growing here: far above every limit, and small numbers to multiply.
+_SATURATED = 10**18
+
+
+_STEPS_NOTE = "a step is a statement, a repeat iteration, a block parameter or an operator"
+_NODES_NOTE = "groups are block calls, branches, joins and labelled repeats"
 
 
 class _Stop(Exception):
@@ -37,13 +49,104 @@ class _Tensor(NamedTuple):
     shape: Optional[tuple]  # None: unknown because of an earlier error
 
 
+class _Cost(NamedTuple):
+    """What expanding some statements takes when none of them fails (see Compiler._cost)."""
+
+    steps: int = 0
+    nodes: int = 0  # layers and groups
+    layers: int = 0
+
+
+def _values(shape: tuple) -> int:
+    """How many values a tensor of this shape holds (unknown dimensions left out), or
+    MAX_VALUES + 1 as soon as it is more."""
+    total = 1
+    for dim in shape:
+        if dim is not None:
+            total *= dim
+            if total > MAX_VALUES:
+                return MAX_VALUES + 1
+    return total
+
+
+def _calls(stmts, blocks: dict):
+    """The names of the blocks that stmts call, at any depth of branches and repeats."""
+    pending = list(stmts)
+    while pending:
+        stmt = pending.pop()
+        if isinstance(stmt, ast.Layer):
+            if stmt.kind in blocks:
+                yield stmt.kind
+        elif isinstance(stmt, ast.Merge):
+            for branch in stmt.branches:
+                pending.extend(branch.body)
+        else:
+            pending.extend(stmt.body)
+
+
+def _cycles(blocks: dict) -> set:
+    """The blocks that can call themselves, through other blocks or directly (Tarjan's strongly
+    connected components, iterative: a file may define many blocks)."""
+    calls = {name: list(dict.fromkeys(_calls(block.body, blocks))) for name, block in blocks.items()}
+    index: dict = {}
+    low: dict = {}
+    on_stack: set = set()
+    stack: list = []
+    cyclic: set = set()
+    for root in calls:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            name, position = work.pop()
+            if position == 0:
+                index[name] = low[name] = len(index)
+                stack.append(name)
+                on_stack.add(name)
+            callees = calls[name]
+            if position < len(callees):
+                work.append((name, position + 1))
+                callee = callees[position]
+                if callee not in index:
+                    work.append((callee, 0))
+                elif callee in on_stack:
+                    low[name] = min(low[name], index[callee])
+                continue
+            if work:  # back in the caller
+                caller = work[-1][0]
+                low[caller] = min(low[caller], low[name])
+            if low[name] == index[name]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == name:
+                        break
+                if len(component) > 1 or name in calls[name]:
+                    cyclic.update(component)
+    return cyclic
+
+
+def _label_span(label: str, span: Span) -> Span:
+    """Where the label of a statement is written: a statement (at span) starts with its label."""
+    return Span(span.line, span.column, span.line, span.column + len(label))
+
+
 class Compiler:
     def __init__(self, file: ast.File, bag: DiagnosticBag, convention: str = "keras"):
         self.file = file
         self.bag = bag
         self.convention = convention
         self.blocks: dict[str, ast.BlockDef] = {}
+        self.refused: set = set()  # blocks whose name is too long: reported once, calls to them are skipped
         self.inferred: dict = {}  # (kind, input shape, arguments) -> Result, see _infer
+        self.costs: dict = {}  # (statements, merges attach to a block, environment) -> _Cost, see _cost
+        self.cyclic: set = set()  # blocks on a cycle of calls (an error when it runs), see _cycles
+        self.contextual = False  # _cost met a block of self.cyclic or the nesting limit
+        self.in_context = False  # some remembered costs are for one stack of calls
+        self.errors = 0  # errors reported, duplicates the bag drops included
+        self.quiet = False  # forecasting (see _quietly): nothing is reported
 
     # -- entry point ---------------------------------------------------------
     def compile(self) -> ir.Program:
@@ -55,32 +158,66 @@ class Compiler:
                 continue
             if item.name in seen:
                 first = seen[item.name]
-                self.bag.add("E106", f"'{item.name}' is defined twice", item.name_span,
-                             f"first defined at line {first.line}")
+                self._add("E106", f"'{item.name}' is defined twice", item.name_span,
+                          f"first defined at line {first.line}")
                 continue
             seen[item.name] = item.name_span
             if isinstance(item, ast.BlockDef):
+                if self._long_name(item.name, item.name_span, "block name"):
+                    self.refused.add(item.name)
+                    continue
                 if layers.lookup(item.name) is not None:
-                    self.bag.add("E115", f"block '{item.name}' has the name of a layer kind", item.name_span,
-                                 "choose another name for the block")
+                    self._add("E115", f"block '{item.name}' has the name of a layer kind", item.name_span,
+                              "choose another name for the block")
                     continue
                 self.blocks[item.name] = item
+        self.cyclic = _cycles(self.blocks)
         for model in self.file.models:
             if seen.get(model.name) is model.name_span:
                 program.models.append(self._model(model))
         if not self.file.models:
-            self.bag.add("W001", "the file defines no model", Span(1, 1, 1, 1),
-                         "a model starts with `model NAME {` and an input statement")
+            self._add("W001", "the file defines no model", Span(1, 1, 1, 1),
+                      "a model starts with `model NAME {` and an input statement")
         names = {m.name for m in program.models}
         for compare in self.file.compares:
             ok = True
             for name, span in compare.names:
                 if name not in names:
                     ok = False
-                    self.bag.add("E107", f"compare: there is no model '{name}'", span, suggest(name, names))
+                    self._add("E107", f"compare: there is no model '{name}'", span, suggest(name, names))
             if ok:
                 program.comparisons.append(ir.Comparison(tuple(n for n, _ in compare.names), compare.span))
         return program
+
+    def _add(self, code: str, message: str, span: Span = NOWHERE, *notes: str) -> None:
+        """Report a diagnostic; every error is counted, also one the bag drops as a duplicate."""
+        if self.quiet:
+            return
+        if CODES[code].severity == ERROR:
+            self.errors += 1
+        self.bag.add(code, message, span, *notes)
+
+    def _quietly(self, work, *args):
+        """work(*args) as a forecast: nothing reported, no step counted; None when it fails."""
+        quiet, steps = self.quiet, self.steps
+        self.quiet = True
+        try:
+            return work(*args)
+        except _Stop:
+            return None
+        finally:
+            self.quiet, self.steps = quiet, steps
+
+    def _long_name(self, name: str, span: Span, what: str) -> bool:
+        """Report a name or label longer than MAX_NAME: each use would copy it into the compiled model."""
+        if len(name) <= MAX_NAME:
+            return False
+        self._name_too_long(name, span, what)
+        return True
+
+    def _name_too_long(self, name: str, span: Span, what: str) -> None:
+        self._add("E112", f"a {what} of {len(name):,} characters: names and labels may have at most {MAX_NAME}",
+                  span, "choose a shorter name")
 
     # -- models --------------------------------------------------------------
     def _model(self, node: ast.Model) -> ir.Model:
@@ -89,12 +226,21 @@ class Compiler:
         self.model = model
         self.counters: dict[str, int] = {}
         self.names: dict[tuple, set] = {}
+        self.numbered: dict[tuple, int] = {}  # (path, name) -> the last number _unique gave it
+        self.twice: set = set()  # spans of the labels reported as used twice
         self.steps = 0
+        self.nodes = 0  # layers and groups
+        self.recurrent = self.recurrent_before = None  # the last recurrent layer, and the one before it
+        self.covered = False  # expanding what a forecast (see _cost) has found within the limits
+        self.forecast = 0  # statements read by _cost for this model
         self.errors_before = len([d for d in self.bag if d.is_error])
+        if self._long_name(node.name, node.name_span, "model name"):
+            model.ok = False
+            return model
         body = node.body
         if not body or not (isinstance(body[0], ast.Layer) and body[0].kind.lower() == "input"):
-            self.bag.add("E113", f"model '{node.name}' does not start with an input statement", node.name_span,
-                         "begin the model with e.g. `input 28x28x3`")
+            self._add("E113", f"model '{node.name}' does not start with an input statement", node.name_span,
+                      "begin the model with e.g. `input 28x28x3`")
             model.ok = False
             return model
         shape = self._input_shape(body[0])
@@ -119,7 +265,10 @@ class Compiler:
             return None
         shape = args.get("shape")
         if shape is None:
-            self.bag.add("E103", "input needs a shape, e.g. `input 28x28x3`", stmt.span)
+            self._add("E103", "input needs a shape, e.g. `input 28x28x3`", stmt.span)
+        elif _values(shape) > MAX_VALUES:
+            self._too_many_values("input", shape, stmt.span)
+            return None
         if stmt.expect is not None:
             self._check_expectation(stmt.expect, shape, None, None, {})
         return shape
@@ -129,9 +278,7 @@ class Compiler:
         for stmt in stmts:
             self.steps += 1
             if self.steps > MAX_STEPS:
-                self.bag.add("E112", f"model '{self.model.name}' expands to more than {MAX_STEPS:,} statements",
-                             stmt.span, "lower a repeat count")
-                raise _TooLarge
+                self._too_many_steps(stmt.span)
             try:
                 if isinstance(stmt, ast.Layer):
                     tensor = self._layer_or_call(stmt, tensor, env, group, stack, suffix)
@@ -147,17 +294,19 @@ class Compiler:
         block = self.blocks.get(stmt.kind)
         if block is not None:
             return self._call(stmt, block, tensor, env, group, stack, suffix)
+        if stmt.kind in self.refused:
+            raise _Stop
         kind = layers.lookup(stmt.kind)
         if kind is None or not getattr(kind, "statement", True):
             if stmt.kind.lower() in ("concat", "add"):
-                self.bag.add("E101", f"'{stmt.kind}' joins branches: write `{stmt.kind} {{ branch ... }}`",
-                             stmt.kind_span)
+                self._add("E101", f"'{stmt.kind}' joins branches: write `{stmt.kind} {{ branch ... }}`",
+                          stmt.kind_span)
             else:
                 hint = suggest(stmt.kind, [*layers.all_names(), *self.blocks])
-                self.bag.add("E101", f"unknown layer kind or block '{stmt.kind}'", stmt.kind_span, hint)
+                self._add("E101", f"unknown layer kind or block '{stmt.kind}'", stmt.kind_span, hint)
             raise _Stop
         if kind.name == "input":
-            self.bag.add("E114", "input may only be the first statement of a model", stmt.kind_span)
+            self._add("E114", "input may only be the first statement of a model", stmt.kind_span)
             raise _Stop
         return self._layer(stmt, kind, tensor, env, group, suffix)
 
@@ -174,18 +323,13 @@ class Compiler:
         if kind.ranks and len(shape) not in kind.ranks:
             self._rank_error(stmt, kind, shape)
             return _Tensor(node.index, None)
-        before = len(self.bag)
+        errors = self.errors
         result = self._infer(stmt, kind, shape, args)
         if result is None:
-            if not any(d.is_error for d in self.bag.items[before:]):  # a kind must say why it failed
-                self.bag.add("E203", f"{kind.name}: cannot compute the output for input {fmt_shape(shape)}",
-                             stmt.span)
+            if self.errors == errors:  # a kind must say why it failed
+                self._add("E203", f"{kind.name}: cannot compute the output for input {fmt_shape(shape)}",
+                          stmt.span)
             return _Tensor(node.index, None)
-        for dim in result.shape:
-            if dim is not None and dim <= 0:
-                self.bag.add("E202", f"{kind.name}: output size {fmt_shape(result.shape)} has a zero or negative "
-                                     "dimension", stmt.span)
-                return _Tensor(node.index, None)
         node.output_shape = tuple(result.shape)
         node.trainable, node.non_trainable = result.trainable, result.non_trainable
         node.macs, node.pool_ops = result.macs, result.pool_ops
@@ -198,25 +342,37 @@ class Compiler:
         return _Tensor(node.index, node.output_shape)
 
     def _infer(self, stmt: ast.Layer, kind, shape: tuple, args: layers.Args) -> Optional[layers.Result]:
-        """kind.infer, remembered: repeated layers on equal inputs (a chain, a block called
-        again, a repeat) are computed once. What reported a diagnostic is computed again,
-        so that each statement gets its own."""
+        """kind.infer, with its output size checked, remembered: repeated layers on equal inputs
+        (a chain, a block called again, a repeat) are computed once. What reported a diagnostic
+        is computed again, so that each statement gets its own."""
+        key = (kind.name, shape, tuple(args.items()))
         try:
-            key = (kind.name, shape, tuple(args.items()))
-            hash(key)
+            result = self.inferred.get(key)
         except TypeError:  # an unhashable argument value: not remembered
-            key = None
-        result = self.inferred.get(key)
+            key = result = None
         if result is not None:
             return result
         reported = []
 
         def report(code, message, where=None, *notes):
             reported.append(code)
-            self.bag.add(code, message, args.spans.get(where, stmt.span), *notes)
+            self._add(code, message, args.spans.get(where, stmt.span), *notes)
 
         result = kind.infer(shape, args, layers.Context(self.convention, report))
-        if key is not None and result is not None and not reported:
+        if result is None:
+            return None
+        values = 1
+        for dim in result.shape:
+            if dim is not None:
+                if dim <= 0:
+                    self._add("E202", f"{kind.name}: output size {fmt_shape(result.shape)} has a zero or negative "
+                                      "dimension", stmt.span)
+                    return None
+                values *= dim
+        if values > MAX_VALUES:
+            self._too_many_values(kind.name, result.shape, stmt.span)
+            return None
+        if key is not None and not reported:
             self.inferred[key] = result
         return result
 
@@ -235,28 +391,36 @@ class Compiler:
                          .replace("?", "N") if want > 1 else "")
         elif kind.name == "conv2d" and len(shape) == 2:
             notes.append("for a sequence (length x channels) use conv1d")
-        self.bag.add("E201", f"{kind.name} expects a {want}-D input ({kind.rank_hint}), got {fmt_shape(shape)} "
-                           f"({len(shape)}-D)", stmt.kind_span, *notes)
+        self._add("E201", f"{kind.name} expects a {want}-D input ({kind.rank_hint}), got {fmt_shape(shape)} "
+                        f"({len(shape)}-D)", stmt.kind_span, *notes)
 
     def _last_recurrent(self):
-        for node in reversed(self.model.layers[:-1]):
-            if node.family == "recurrent":
-                return node
-        return None
+        """The last recurrent layer before the one just appended, itself a recurrent layer."""
+        return self.recurrent_before
 
     def _call(self, stmt: ast.Layer, block: ast.BlockDef, tensor, env, group, stack, suffix) -> _Tensor:
         if block.name in stack:
             cycle = " -> ".join(stack[stack.index(block.name):] + (block.name,))
-            self.bag.add("E109", f"block '{block.name}' calls itself: {cycle}", stmt.kind_span)
+            self._add("E109", f"block '{block.name}' calls itself: {cycle}", stmt.kind_span)
             raise _Stop
         if len(stack) >= MAX_CALL_DEPTH:
-            self.bag.add("E112", f"blocks nested more than {MAX_CALL_DEPTH} deep", stmt.span)
+            self._add("E112", f"blocks nested more than {MAX_CALL_DEPTH} deep", stmt.span)
             raise _Stop
         bound = self._bind(stmt, block, env)
+        inner = stack + (block.name,)
+        covered = self.covered
+        if not covered:  # what it expands to is forecast once; the calls and repeats inside are covered
+            cost = self._cost(block.body, bound, inner, True)
+            self._afford(_Cost(cost.steps, 1 + cost.nodes, cost.layers), stmt.span,
+                         f"the call of block '{block.name}'",
+                         "count what the blocks it calls expand to: calls and repeats multiply")
         name = self._name(stmt.label, block.name, group, suffix, stmt.span)
-        call = ir.Group(name, "block", group.path + (name,), stmt.span, block=block.name)
-        group.children.append(call)
-        out = self._body(block.body, tensor, bound, call, stack + (block.name,), "")
+        call = self._group(name, "block", group, stmt.span, block=block.name)
+        self.covered = True
+        try:
+            out = self._body(block.body, tensor, bound, call, inner, "")
+        finally:
+            self.covered = covered
         call.output_shape = out.shape
         if stmt.expect is not None and out.shape is not None:
             self._check_group_expectation(stmt.expect, call.children, out.shape, env)
@@ -273,35 +437,40 @@ class Compiler:
             if isinstance(item, ast.KwArg):
                 keywords.append((item.name, item.value, item.span))
             elif keywords:
-                self.bag.add("E108", "positional argument after a named one", item.span)
+                self._add("E108", "positional argument after a named one", item.span)
                 raise _Stop
             else:
                 positional.append(item)
-        keywords += [(o.key, o.value, o.span) for o in stmt.options]
+        if stmt.options:
+            keywords += [(o.key, o.value, o.span) for o in stmt.options]
         params = block.params
-        signature = f"{block.name}({', '.join(p.name for p in params)})"
+        self.steps += len(params)
+
+        def signature() -> str:
+            return f"{block.name}({', '.join(p.name for p in params)})"
+
         if len(positional) > len(params):
-            self.bag.add("E108", f"{block.name} takes {len(params)} argument(s), got {len(positional)}",
-                         positional[len(params)].span, f"the block is {signature}")
+            self._add("E108", f"{block.name} takes {len(params)} argument(s), got {len(positional)}",
+                      positional[len(params)].span, f"the block is {signature()}")
             raise _Stop
         bound: dict = {}
         for param, value in zip(params, positional):
             bound[param.name] = self._eval(value, env)
-        names = [p.name for p in params]
+        names = {p.name: None for p in params} if keywords else {}  # in order, for the hint; found at once
         for key, value, span in keywords:
             if key not in names:
-                self.bag.add("E108", f"{block.name} has no parameter '{key}'", span,
-                             suggest(key, names) or f"the block is {signature}")
+                self._add("E108", f"{block.name} has no parameter '{key}'", span,
+                          suggest(key, names) or f"the block is {signature()}")
                 raise _Stop
             if key in bound:
-                self.bag.add("E108", f"parameter '{key}' is given twice", span)
+                self._add("E108", f"parameter '{key}' is given twice", span)
                 raise _Stop
             bound[key] = self._eval(value, env)
         for param in params:
             if param.name not in bound:
                 if param.default is None:
-                    self.bag.add("E108", f"{block.name}: missing argument '{param.name}'", stmt.span,
-                                 f"the block is {signature}")
+                    self._add("E108", f"{block.name}: missing argument '{param.name}'", stmt.span,
+                              f"the block is {signature()}")
                     raise _Stop
                 bound[param.name] = self._eval(param.default, bound)
         return bound
@@ -312,15 +481,16 @@ class Compiler:
             owner = group
         else:
             name = self._name(stmt.label, stmt.mode, group, suffix, stmt.span)
-            owner = ir.Group(name, stmt.mode, group.path + (name,), stmt.span)
-            group.children.append(owner)
+            owner = self._group(name, stmt.mode, group, stmt.span)
         start = len(owner.children)
         outputs = []
         for number, branch in enumerate(stmt.branches, 1):
+            if branch.name is not None and len(branch.name) > MAX_NAME:
+                self._name_too_long(branch.name, branch.span, "branch name")
+                raise _Stop
             label = branch.name or f"branch_{number}"
             bname = self._unique(owner.path, label)
-            bgroup = ir.Group(bname, "branch", owner.path + (bname,), branch.span)
-            owner.children.append(bgroup)
+            bgroup = self._group(bname, "branch", owner, branch.span)
             out = self._body(branch.body, tensor, env, bgroup, stack, "")
             bgroup.output_shape = out.shape
             outputs.append((bgroup, out))
@@ -329,18 +499,21 @@ class Compiler:
         join_name = self._name(None, stmt.mode, owner, "", stmt.span) if attach else self._unique(owner.path,
                                                                                                  owner.name)
         node = ir.LayerNode(len(self.model.layers), join_name, kind.name,
-                            kind.family, owner.path, tuple(o.producer for _, o in outputs),
+                            kind.family, owner.path, tuple([o.producer for _, o in outputs]),
                             outputs[0][1].shape if outputs else tensor.shape, None, span=stmt.span)
         self._append(node, owner)
         if not outputs:
-            self.bag.add("E204", f"{stmt.mode} needs at least one branch", stmt.span)
+            self._add("E204", f"{stmt.mode} needs at least one branch", stmt.span)
             raise _Stop
         shapes = [o.shape for _, o in outputs]
-        if any(s is None for s in shapes):
+        if None in shapes:
             return _Tensor(node.index, None)
         joined = kind.join(shapes)
         if joined is None:
             self._merge_error(stmt, outputs, tensor.shape)
+            return _Tensor(node.index, None)
+        if _values(joined) > MAX_VALUES:
+            self._too_many_values(stmt.mode, joined, stmt.span)
             return _Tensor(node.index, None)
         node.output_shape = joined
         if not attach:
@@ -359,7 +532,8 @@ class Compiler:
             keys = shapes
         reference = None if entry is None else (entry[:-1] if stmt.mode == "concat" else entry)
         # the size the branches should keep: the input's, when some branch keeps it, else the most common
-        common = reference if reference in keys else max(set(keys), key=keys.count)
+        counts = Counter(keys)
+        common = reference if reference in counts else max(set(keys), key=counts.__getitem__)
         for bgroup, out in outputs:
             key = out.shape[:-1] if stmt.mode == "concat" else out.shape
             if key == common:
@@ -377,28 +551,46 @@ class Compiler:
                                  + (": " + " and ".join(fix) if fix else ""))
         if stmt.mode == "add" and len({s[:-1] for s in shapes}) == 1:
             notes.append("the channel counts differ: a 1x1 convolution on the shortcut can match them")
-        self.bag.add("E204", f"{stmt.mode}: the branches' shapes must agree on {what}", stmt.span, *notes)
+        self._add("E204", f"{stmt.mode}: the branches' shapes must agree on {what}", stmt.span, *notes)
 
     def _repeat(self, stmt: ast.Repeat, tensor, env, group, stack, suffix) -> _Tensor:
         count = self._eval(stmt.count, env)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            self.bag.add("E104", f"repeat needs a non-negative integer count, got {count!r}", stmt.count.span)
+            self._add("E104", f"repeat needs a non-negative integer count, got {count!r}", stmt.count.span)
             raise _Stop
         if count > MAX_STEPS:
-            self.bag.add("E112", f"repeat {count:,} exceeds the limit of {MAX_STEPS:,}", stmt.count.span)
+            self._add("E112", f"repeat {count:,} exceeds the limit of {MAX_STEPS:,}", stmt.count.span)
             raise _TooLarge
+        labelled = stmt.label is not None
+        covered = self.covered
+        if not covered and count:  # what it expands to is forecast once; the calls and repeats inside are covered
+            once = self._cost(stmt.body, env, stack, group.kind == "block" and not labelled)
+            self._afford(_Cost(count * (1 + once.steps), count * once.nodes + labelled, count * once.layers),
+                         stmt.count.span, f"repeat {count:,}", "lower the repeat count")
         owner = group
-        if stmt.label is not None:
+        if labelled:
             name = self._name(stmt.label, "repeat", group, suffix, stmt.span)
-            owner = ir.Group(name, "repeat", group.path + (name,), stmt.span, count=count)
-            group.children.append(owner)
-        for number in range(1, count + 1):
-            self.steps += 1
-            if self.steps > MAX_STEPS:
-                self.bag.add("E112", f"model '{self.model.name}' expands to more than {MAX_STEPS:,} statements",
-                             stmt.span, "lower a repeat count")
-                raise _TooLarge
-            tensor = self._body(stmt.body, tensor, env, owner, stack, f"{suffix}_{number}" if count > 1 else suffix)
+            owner = self._group(name, "repeat", group, stmt.span, count=count)
+        # An iteration depends on its input shape only (names aside). Once an error inside has left the
+        # shape unknown, an iteration on the unknown shape reports what it can; the next ones would only
+        # repeat it and add layers of unknown shape, so the expansion stops there. (Errors that leave the
+        # shape known, such as a wrong expectation, keep the model's layers and totals whole.)
+        errors = self.errors
+        unknown = False  # an iteration ran on an unknown shape since an error inside
+        self.covered = True
+        try:
+            for number in range(1, count + 1):
+                if tensor.shape is None and self.errors > errors:
+                    if unknown:
+                        break
+                    unknown = True
+                self.steps += 1
+                if self.steps > MAX_STEPS:
+                    self._too_many_steps(stmt.span)
+                tensor = self._body(stmt.body, tensor, env, owner, stack,
+                                    f"{suffix}_{number}" if count > 1 else suffix)
+        finally:
+            self.covered = covered
         if owner is not group:
             owner.output_shape = tensor.shape
         return tensor
@@ -417,16 +609,16 @@ class Compiler:
                 args["activation"] = word.lower()
                 positional = values[:-1]
             elif len(values) > len(kind.positional):
-                self.bag.add("E104", f"unknown activation '{word}'", node.span,
-                             suggest(word, ACTIVATIONS) or "activations: " + ", ".join(ACTIVATIONS))
+                self._add("E104", f"unknown activation '{word}'", node.span,
+                          suggest(word, ACTIVATIONS) or "activations: " + ", ".join(ACTIVATIONS))
                 raise _Stop
         failed = False
         unknown_option = False
         if len(positional) > len(kind.positional):
             extra = positional[len(kind.positional)][1]
             takes = ", ".join(s.name for s in kind.positional) or "no positional arguments"
-            self.bag.add("E103", f"{kind.name} takes {len(kind.positional)} positional argument(s) ({takes}), got "
-                                 f"{len(positional)}", extra.span, "options are written key=value")
+            self._add("E103", f"{kind.name} takes {len(kind.positional)} positional argument(s) ({takes}), got "
+                              f"{len(positional)}", extra.span, "options are written key=value")
             raise _Stop
         for spec, (value, node) in zip(kind.positional, positional):
             args.spans[spec.name] = node.span
@@ -440,8 +632,8 @@ class Compiler:
             if option.key in ("activation",) and kind.takes_activation:
                 value = self._eval(option.value, env)
                 if not isinstance(value, str) or value.lower() not in ACTIVATIONS:
-                    self.bag.add("E104", f"unknown activation {value!r}", option.value.span,
-                                 suggest(str(value), ACTIVATIONS))
+                    self._add("E104", f"unknown activation {value!r}", option.value.span,
+                              suggest(str(value), ACTIVATIONS))
                     failed = True
                 else:
                     args["activation"] = value.lower()
@@ -450,12 +642,12 @@ class Compiler:
             if spec is None:
                 names = [s.name for s in kind.all_args()] + [a for s in kind.all_args() for a in s.aliases]
                 known = ", ".join(s.name for s in kind.all_args()) or "none"
-                self.bag.add("E102", f"{kind.name} has no option '{option.key}'", option.key_span,
-                             suggest(option.key, names) or f"its options: {known}")
+                self._add("E102", f"{kind.name} has no option '{option.key}'", option.key_span,
+                          suggest(option.key, names) or f"its options: {known}")
                 failed = unknown_option = True
                 continue
             if spec.name in args:
-                self.bag.add("E105", f"{spec.name} is given twice", option.span)
+                self._add("E105", f"{spec.name} is given twice", option.span)
                 failed = True
                 continue
             value = self._eval(option.value, env)
@@ -472,7 +664,7 @@ class Compiler:
                     continue  # most likely the misspelt option just reported
                 if spec.required:
                     how = f"{spec.name}=..." if spec in kind.options else spec.name
-                    self.bag.add("E103", f"{kind.name} needs {spec.doc or spec.name} ({how})", stmt.kind_span)
+                    self._add("E103", f"{kind.name} needs {spec.doc or spec.name} ({how})", stmt.kind_span)
                     failed = True
                 else:
                     default = spec.default
@@ -487,9 +679,9 @@ class Compiler:
         notes = []
         if isinstance(node, ast.Name) and env:
             notes.append(suggest(node.name, env) or f"parameters in scope: {', '.join(env)}")
-            self.bag.add("E110", f"unknown name '{node.name}' ({error})", node.span, *notes)
+            self._add("E110", f"unknown name '{node.name}' ({error})", node.span, *notes)
             return
-        self.bag.add("E104", str(error), node.span)
+        self._add("E104", str(error), node.span)
 
     # -- expressions ----------------------------------------------------------
     def _eval(self, node, env: dict):
@@ -503,20 +695,21 @@ class Compiler:
             return None
         if isinstance(node, ast.ShapeLit):
             return node.dims
+        self.steps += 1  # an operator: counted, since a repeat or a block evaluates it again
         if isinstance(node, ast.Tuple):
             return tuple(self._eval(item, env) for item in node.items)
         if isinstance(node, ast.Neg):
             value = self._integer(node.operand, env)
             return -value
         if isinstance(node, ast.KwArg):
-            self.bag.add("E104", f"'{node.name}=' is only allowed in a block call", node.span)
+            self._add("E104", f"'{node.name}=' is only allowed in a block call", node.span)
             raise _Stop
         if isinstance(node, ast.BinOp):
             left = self._integer(node.left, env)
             right = self._integer(node.right, env)
             op = node.op
             if op in ("//", "/", "%") and right == 0:
-                self.bag.add("E111", f"division by zero in {op}", node.span)
+                self._add("E111", f"division by zero in {op}", node.span)
                 raise _Stop
             if op == "+":
                 value = left + right
@@ -530,12 +723,12 @@ class Compiler:
                 value = left % right
             else:
                 if left % right:
-                    self.bag.add("E104", f"{left}/{right} is not a whole number", node.span,
-                                 "use // to round down")
+                    self._add("E104", f"{left}/{right} is not a whole number", node.span,
+                              "use // to round down")
                     raise _Stop
                 value = left // right
             if abs(value) > MAX_LITERAL:
-                self.bag.add("E005", f"value {value} is out of range", node.span)
+                self._add("E005", f"value {value} is out of range", node.span)
                 raise _Stop
             return value
         raise AssertionError(f"cannot evaluate {node!r}")
@@ -545,13 +738,13 @@ class Compiler:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(node, ast.Name):
                 if env:
-                    self.bag.add("E110", f"unknown name '{node.name}'", node.span,
-                                 suggest(node.name, env) or f"parameters in scope: {', '.join(env)}")
+                    self._add("E110", f"unknown name '{node.name}'", node.span,
+                              suggest(node.name, env) or f"parameters in scope: {', '.join(env)}")
                 else:
-                    self.bag.add("E110", f"unknown name '{node.name}'", node.span,
-                                 "names in expressions are block parameters")
+                    self._add("E110", f"unknown name '{node.name}'", node.span,
+                              "names in expressions are block parameters")
             else:
-                self.bag.add("E104", f"expected an integer, got {value!r}", node.span)
+                self._add("E104", f"expected an integer, got {value!r}", node.span)
             raise _Stop
         return value
 
@@ -568,8 +761,8 @@ class Compiler:
                 spatial = [d for d in dims if d is not None]
                 if spatial:
                     notes.append("computed: " + ", ".join(d.worked() for d in spatial))
-                self.bag.add("E301", f"output shape: expected {fmt_shape(wanted)}, computed {fmt_shape(shape)}",
-                             expect.shape.span, *notes)
+                self._add("E301", f"output shape: expected {fmt_shape(wanted)}, computed {fmt_shape(shape)}",
+                          expect.shape.span, *notes)
         for key, node, span in expect.counts:
             try:
                 value = self._integer(node, env)
@@ -582,9 +775,9 @@ class Compiler:
             elif key in ("trainable", "non_trainable") and counts is not None:
                 got = counts[key]
             else:
-                self.bag.add("E304", f"unknown expectation '{key}'", span,
-                             suggest(key, EXPECTATION_KEYS) or "expectations: " + ", ".join(f"{k}=N" for k in
-                                                                                        EXPECTATION_KEYS))
+                self._add("E304", f"unknown expectation '{key}'", span,
+                          suggest(key, EXPECTATION_KEYS) or "expectations: " + ", ".join(f"{k}=N" for k in
+                                                                                     EXPECTATION_KEYS))
                 continue
             if got is None:
                 continue
@@ -592,7 +785,7 @@ class Compiler:
             if got.value == value:
                 continue
             code = "E303" if key == "macs" else "E302"
-            self.bag.add(code, f"{key}: expected {value:,}, computed {got.worked()}", span)
+            self._add(code, f"{key}: expected {value:,}, computed {got.worked()}", span)
 
     def _check_group_expectation(self, expect, children, shape, env) -> None:
         inside = ir.Group("", "block", (), None, children=list(children)).totals()
@@ -605,43 +798,181 @@ class Compiler:
         real = [n for n in model.layers if n.kind not in ("dropout",)]
         for node in real[:-1]:
             if node.activation == "softmax" or (node.kind == "activation" and node.args.get("function") == "softmax"):
-                self.bag.add("W303", f"{node.name} applies softmax before the last layer", node.span,
-                             "softmax usually ends a classifier")
+                self._add("W303", f"{node.name} applies softmax before the last layer", node.span,
+                          "softmax usually ends a classifier")
 
     # -- names -----------------------------------------------------------------
     def _name(self, label: Optional[str], base: str, group: ir.Group, suffix: str, span: Span) -> str:
         if label is not None:
+            if len(label) > MAX_NAME:
+                self._name_too_long(label, _label_span(label, span), "label")
+                raise _Stop
             name = label + suffix
-            used = self.names.setdefault(group.path, set())
-            if name in used:
-                self.bag.add("E106", f"'{name}' is used twice in {group.name}", span)
+            used = self.names.get(group.path)
+            if used is None:
+                used = self.names[group.path] = set()
+            elif name in used:
+                if span not in self.twice:  # once per statement, not once per repetition or call
+                    self.twice.add(span)
+                    self._add("E106", f"'{name}' is used twice in {group.name}", span)
                 return self._unique(group.path, name)
             used.add(name)
             return name
+        used = self.names.get(group.path)
+        if used is None:
+            used = self.names[group.path] = set()
         while True:
             count = self.counters.get(base, 0) + 1
             self.counters[base] = count
             name = f"{base}_{count}"
-            used = self.names.setdefault(group.path, set())
             if name not in used:
                 used.add(name)
                 return name
 
     def _unique(self, path: tuple, name: str) -> str:
+        """name, or the first of name_2, name_3, ... not used in path yet."""
         used = self.names.setdefault(path, set())
-        candidate, number = name, 1
+        if name not in used:
+            used.add(name)
+            return name
+        number = self.numbered.get((path, name), 1)  # the numbers below it are taken: names stay used
+        candidate = name
         while candidate in used:
             number += 1
             candidate = f"{name}_{number}"
+        self.numbered[path, name] = number
         used.add(candidate)
         return candidate
 
     def _append(self, node: ir.LayerNode, group: ir.Group) -> None:
         if len(self.model.layers) >= MAX_LAYERS:
-            self.bag.add("E112", f"model '{self.model.name}' has more than {MAX_LAYERS:,} layers", node.span)
+            self._add("E112", f"model '{self.model.name}' has more than {MAX_LAYERS:,} layers", node.span)
             raise _TooLarge
+        if self.nodes >= MAX_NODES:
+            self._too_many_nodes(node.span)
+        self.nodes += 1
+        if node.family == "recurrent":
+            self.recurrent_before, self.recurrent = self.recurrent, node
         self.model.layers.append(node)
         group.children.append(node)
+
+    def _group(self, name: str, kind: str, parent: ir.Group, span: Span, **fields) -> ir.Group:
+        """A new group inside parent, counted against the limits before it is made."""
+        if len(parent.path) >= MAX_DEPTH:
+            self._add("E112", f"blocks, branches, joins and repeats nested more than {MAX_DEPTH} deep", span)
+            raise _Stop
+        if self.nodes >= MAX_NODES:
+            self._too_many_nodes(span)
+        self.nodes += 1
+        group = ir.Group(name, kind, parent.path + (name,), span, **fields)
+        parent.children.append(group)
+        return group
+
+    # -- limits -----------------------------------------------------------------
+    def _too_many_steps(self, span: Span):
+        self._add("E112", f"model '{self.model.name}' takes more than {MAX_STEPS:,} steps to expand", span,
+                  _STEPS_NOTE, "lower a repeat count")
+        raise _TooLarge
+
+    def _too_many_nodes(self, span: Span):
+        self._add("E112", f"model '{self.model.name}' has more than {MAX_NODES:,} layers and groups", span,
+                  _NODES_NOTE, "lower a repeat count")
+        raise _TooLarge
+
+    def _too_many_values(self, what: str, shape: tuple, span: Span) -> None:
+        self._add("E112", f"{what}: a tensor of {fmt_shape(shape)} holds more than {MAX_VALUES:,} values", span,
+                  "check the sizes: no network has tensors this large")
+
+    def _afford(self, cost: _Cost, span: Span, what: str, hint: str) -> None:
+        """Refuse, before expanding it, what would take the model past a limit."""
+        if len(self.model.layers) + cost.layers <= MAX_LAYERS and self.nodes + cost.nodes <= MAX_NODES \
+                and self.steps + cost.steps <= MAX_STEPS:
+            return
+        if cost.steps >= _SATURATED:  # the forecast gave up: reading the program went past MAX_STEPS
+            self._add("E112", f"{what} expands to more than the {MAX_STEPS:,} steps model '{self.model.name}' "
+                              "may take", span, _STEPS_NOTE, hint)
+            raise _TooLarge
+        for need, have, limit, unit, verb, note in (
+                (cost.layers, len(self.model.layers), MAX_LAYERS, "layers", "have", ""),
+                (cost.nodes, self.nodes, MAX_NODES, "layers and groups", "have", _NODES_NOTE),
+                (cost.steps, self.steps, MAX_STEPS, "steps", "take", _STEPS_NOTE)):
+            if have + need > limit:
+                if have > limit:  # passed already, by operators not forecast
+                    self._too_many_steps(span)
+                amount = f"{need:,}" if need < _SATURATED else f"more than {_SATURATED:,}"
+                self._add("E112", f"{what} expands to {amount} {unit}: model '{self.model.name}' would {verb} more "
+                                  f"than {limit:,}", span, note, hint)
+                raise _TooLarge
+
+    def _cost(self, stmts: tuple, env: dict, stack: tuple, attach: bool) -> _Cost:
+        """What expanding stmts takes when none of them fails: the steps (statements, repeat
+        iterations, block parameters; operators are left out), the layers and groups it makes.
+        Read from the program text without expanding it, so that a limit fires before the memory
+        and time are spent. `attach`: stmts sit directly in a block, where an unlabelled join
+        makes no group of its own.
+
+        Remembered per (statements, attach, environment), and per stack of calls too when it met
+        a block of a call cycle or the nesting limit, which depend on the calls around it (both
+        are errors, reported when the model is expanded)."""
+        key = (id(stmts), attach, tuple(env.items()))
+        try:
+            cost = self.costs.get(key)
+        except TypeError:  # an unhashable value: not remembered
+            key = cost = None
+        if cost is None and key is not None and self.in_context:
+            cost = self.costs.get(key + (stack,))
+        if cost is not None:
+            return cost
+        # Every statement read here runs at least once when the model is expanded (bodies repeated 0
+        # times are not read), so reading more than MAX_STEPS of them means the expansion would take more.
+        self.forecast += len(stmts)
+        if self.forecast > MAX_STEPS:
+            return _Cost(_SATURATED, _SATURATED, _SATURATED)
+        contextual, self.contextual = self.contextual, False
+        steps = nodes = count = 0
+        for stmt in stmts:
+            steps += 1
+            if isinstance(stmt, ast.Layer):
+                block = self.blocks.get(stmt.kind)
+                if block is None:
+                    kind = layers.lookup(stmt.kind)
+                    if kind is not None and getattr(kind, "statement", True) and kind.name != "input":
+                        nodes += 1
+                        count += 1
+                    continue
+                if len(stack) >= MAX_CALL_DEPTH or block.name in self.cyclic:
+                    self.contextual = True
+                    if len(stack) >= MAX_CALL_DEPTH or block.name in stack:
+                        continue  # an error, reported when it is expanded
+                bound = self._quietly(self._bind, stmt, block, env)
+                if bound is not None:
+                    inner = self._cost(block.body, bound, stack + (block.name,), True)
+                    steps += len(block.params) + inner.steps
+                    nodes += 1 + inner.nodes
+                    count += inner.layers
+            elif isinstance(stmt, ast.Merge):
+                nodes += len(stmt.branches) + 1 + (stmt.label is not None or not attach)  # branches, join, group
+                count += 1
+                for branch in stmt.branches:
+                    inner = self._cost(branch.body, env, stack, False)
+                    steps, nodes, count = steps + inner.steps, nodes + inner.nodes, count + inner.layers
+            else:
+                times = self._quietly(self._eval, stmt.count, env)
+                if not isinstance(times, int) or isinstance(times, bool) or times <= 0:
+                    continue
+                labelled = stmt.label is not None
+                inner = self._cost(stmt.body, env, stack, attach and not labelled)
+                steps += times * (1 + inner.steps)
+                nodes += times * inner.nodes + labelled
+                count += times * inner.layers
+        cost = _Cost(min(steps, _SATURATED), min(nodes, _SATURATED), min(count, _SATURATED))
+        if key is not None:
+            if self.contextual:
+                key += (stack,)
+                self.in_context = True
+            self.costs[key] = cost
+        self.contextual = self.contextual or contextual
+        return cost
 
 
 def compile_file(file: ast.File, bag: DiagnosticBag, convention: str = "keras") -> ir.Program:

@@ -17,7 +17,7 @@ from typing import Optional
 
 import attrs
 
-from .compiler import MAX_CALL_DEPTH, MAX_LAYERS, MAX_STEPS
+from .compiler import MAX_CALL_DEPTH, MAX_DEPTH, MAX_LAYERS, MAX_NAME, MAX_NODES, MAX_STEPS, MAX_VALUES
 from .diagnostics import CODES, MAX_DIAGNOSTICS, render
 from .parser import MAX_LITERAL, MAX_NESTING, MAX_STATEMENT_TOKENS, MAX_TOKENS, RECURSION_LIMIT
 
@@ -163,14 +163,20 @@ DOCS: dict[str, Doc] = {
         "    bottleneck(64, 0)\n}\n",
     ),
     "E112": Doc(
-        f"The input is beyond what nnc computes: a model that expands to more than {MAX_LAYERS:,} layers "
-        f"or {MAX_STEPS:,} executed statements, block calls nested more than {MAX_CALL_DEPTH} deep, more "
-        f"than {MAX_NESTING} braces and parentheses open at once, a statement of more than "
-        f"{MAX_STATEMENT_TOKENS:,} tokens, a file of more than {MAX_TOKENS:,} tokens; it also says when "
-        f"more than {MAX_DIAGNOSTICS} diagnostics were found and the rest are not shown (see Limits "
-        f"below). The limits keep a mistaken or hostile file from exhausting the machine and are far "
-        f"beyond real networks. Lower the `repeat` count, check nested repeats whose counts multiply, "
-        f"or split a huge expression.",
+        f"The input is beyond what nnc computes: a model that expands to more than {MAX_LAYERS:,} layers, "
+        f"{MAX_NODES:,} layers and groups (block calls, branches, joins, labelled repeats) or "
+        f"{MAX_STEPS:,} steps (statements executed, repeat iterations, block parameters bound, operators "
+        f"evaluated), block calls nested more than {MAX_CALL_DEPTH} deep, groups nested more than "
+        f"{MAX_DEPTH} deep, a label or a model, block or branch name longer than {MAX_NAME} characters, a "
+        f"tensor of more than {MAX_VALUES:,} values, more than {MAX_NESTING} braces and parentheses open "
+        f"at once, a statement of more than {MAX_STATEMENT_TOKENS:,} tokens, a file of more than "
+        f"{MAX_TOKENS:,} tokens; it also says when more than {MAX_DIAGNOSTICS} diagnostics were found and "
+        f"the rest are not shown (see Limits below). A `repeat` or a block call that would take the model "
+        f"past a limit is refused before it is expanded: what it expands to is read from the program "
+        f"text, so a small file that would make millions of layers fails at once, at the statement "
+        f"responsible. The limits keep a mistaken or hostile file from exhausting the machine and are "
+        f"far beyond real networks. Lower the `repeat` count, check nested repeats and block calls "
+        f"whose counts multiply, or split a huge expression.",
         "model m {\n    input 784\n    repeat 5000000 {\n        dense 10\n    }\n}\n",
     ),
     "E113": Doc(
@@ -429,9 +435,16 @@ def _limits() -> list[str]:
         "| what | limit | beyond it |",
         "|---|---|---|",
         f"| layers in one expanded model | {MAX_LAYERS:,} (`MAX_LAYERS`) | E112 |",
-        f"| statements executed while expanding one model, repeats and block calls included "
-        f"| {MAX_STEPS:,} (`MAX_STEPS`) | E112; a single `repeat` count above it is refused at once |",
+        f"| layers and groups (block calls, branches, joins, labelled repeats) in one expanded model "
+        f"| {MAX_NODES:,} (`MAX_NODES`) | E112 |",
+        f"| steps while expanding one model: statements executed, repeat iterations, block parameters "
+        f"bound, operators evaluated | {MAX_STEPS:,} (`MAX_STEPS`) | E112; a `repeat` or block call that "
+        f"would pass this limit or one of the two above is refused before it is expanded |",
         f"| block calls nested in one another | {MAX_CALL_DEPTH} (`MAX_CALL_DEPTH`) | E112 |",
+        f"| blocks, branches, joins and repeats nested in one another | {MAX_DEPTH} (`MAX_DEPTH`) | E112 |",
+        f"| characters in a label, or in a model, block or branch name | {MAX_NAME} (`MAX_NAME`) | E112 |",
+        f"| values in one tensor (the product of its known dimensions, batch left out) "
+        f"| {MAX_VALUES:,} (`MAX_VALUES`) | E112 |",
         f"| braces and parentheses open at once | {MAX_NESTING} (`MAX_NESTING`) | E112 |",
         f"| tokens in one statement | {MAX_STATEMENT_TOKENS:,} (`MAX_STATEMENT_TOKENS`) | E112 |",
         f"| tokens in one file | {MAX_TOKENS:,} (`MAX_TOKENS`) | E112 |",

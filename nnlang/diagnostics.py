@@ -155,8 +155,25 @@ class DiagnosticBag:
         return len(self.items)
 
 
+#: suggest's answers by (name, candidates): a misspelling inside a block called many times is met
+#: again at every call. Emptied when full, so that a long-running language server stays small.
+_SUGGESTED: dict = {}
+_SUGGESTED_MAX = 1024
+
+
 def suggest(name: str, candidates: Iterable[str]) -> str:
     """'did you mean ...?' for the closest candidate, or an empty string."""
+    candidates = tuple(candidates)
+    key = (name, candidates)
+    hint = _SUGGESTED.get(key)
+    if hint is None:
+        if len(_SUGGESTED) >= _SUGGESTED_MAX:
+            _SUGGESTED.clear()
+        hint = _SUGGESTED[key] = _closest(name, candidates)
+    return hint
+
+
+def _closest(name: str, candidates: tuple) -> str:
     lowered: dict[str, str] = {}
     for candidate in candidates:  # the first spelling wins: canonical names come before aliases
         lowered.setdefault(candidate.lower(), candidate)

@@ -81,6 +81,17 @@ KIND_WORDS = {
 #: A folded block lists its layers when it has at most this many; else it counts them.
 LIST_LIMIT = 4
 
+#: Beyond this size a drawing is folded (docs/diagrams.md, Very big networks). Graphviz's layout
+#: time grows with the square of the number of frames (clusters): about 1 s for 1,000 frames,
+#: 8 s for 3,000, minutes beyond; boxes alone cost far less. A model drawn whole would have
+#: more than MAX_FRAMES frames or MAX_BOXES boxes: runs of equal layers, blocks or statements
+#: are drawn once with their count; if that still leaves more than MAX_FRAMES frames, groups
+#: nested deep enough are drawn as one box each, as with --depth.
+MAX_FRAMES = 300
+MAX_BOXES = 2_000
+#: The longest run of different statements that folding finds repeated (a period).
+MAX_PERIOD = 8
+
 
 @attrs.frozen
 class DiagramOptions:
@@ -88,6 +99,7 @@ class DiagramOptions:
     depth: Optional[int] = None  # groups at this nesting level or deeper are drawn as one node
     show: frozenset = frozenset()  # of "params", "macs"
     dpi: Optional[int] = None  # set for PNG output
+    whole: bool = False  # draw every layer and group however large the drawing: no folding
 
 
 # --- text -----------------------------------------------------------------------
@@ -289,6 +301,29 @@ def _family_fill(layers) -> str:
 # --- the graph -------------------------------------------------------------------
 
 
+def _frozen(args: dict):
+    """A layer's arguments as a hashable value, for comparing layers."""
+    items = tuple(args.items())
+    try:
+        hash(items)
+    except TypeError:
+        return repr(items)
+    return items
+
+
+def _tally(counts: list, level: int) -> None:
+    while len(counts) <= level:
+        counts.append(0)
+    counts[level] += 1
+
+
+def _foldable(node) -> bool:
+    """Can node be part of a folded run? Branches run side by side and a join closes them: never."""
+    if isinstance(node, ir.LayerNode):
+        return node.family != "merge"
+    return node.kind != "branch"
+
+
 class _ModelGraph:
     """Nodes, clusters and edges of one model, under identifiers prefixed `m{number}_`."""
 
@@ -302,13 +337,141 @@ class _ModelGraph:
         self.groups = 0
         self.open: list = []  # the clusters being filled, outermost first
         self.where: dict[str, tuple] = {}  # node -> the clusters it is drawn in, outermost first
+        self.totals = model.group_totals()  # id(group) -> Totals, in one pass
+        self.hidden: set = set()  # indices of layers drawn by an earlier repetition of their run
+        self.runs: dict = {}  # id(group) -> {child position: (period, repetitions)}, when folded
+        self.signatures: dict = {}  # id(node) -> number of its drawing, see signature
+        self.drawings: dict = {}  # what a node draws -> its number
+        self.depth = options.depth
+        self.folded = ""  # how the drawing is folded, for the title
+        self.elide = False  # the model's own statements are too many to draw: the middle ones are left out
+        if not options.whole:
+            self._bound()
+
+    # size ----------------------------------------------------------------------------
+    def _bound(self) -> None:
+        """Fold the drawing when it would be too large for Graphviz (MAX_FRAMES, MAX_BOXES)."""
+        frames, boxes = self._size(self.model.root, 0)
+        if frames <= MAX_FRAMES and boxes <= MAX_BOXES:
+            return
+        self._plan(self.model.root)
+        notes = ["runs of equal layers and blocks drawn once (xN: N times)"]
+        census = {"groups": [0], "runs": [0], "layers": [0]}  # frames of groups by level, of runs and
+        self._census(self.model.root, 0, census)  # boxes of layers by the level of the group holding them
+        groups, runs, layers = (census[k] + [0] * (len(census["groups"]) + 1 - len(census[k]))
+                                for k in ("groups", "runs", "layers"))
+        deepest = len(census["groups"])  # expanding this deep draws every group as a frame
+
+        def fits(depth: int) -> bool:
+            frames = sum(groups[1:depth]) + runs[0] + sum(runs[1:depth])
+            boxes = sum(layers[:depth]) + groups[depth]
+            return frames <= MAX_FRAMES and boxes <= MAX_BOXES
+
+        asked = deepest if self.depth is None else min(max(self.depth, 1), deepest)
+        depth = next((d for d in range(asked, 0, -1) if fits(d)), None)
+        self.elide = depth is None  # the model's own statements are too many: the middle ones are left out
+        if (depth or 1) != asked:
+            self.depth = depth or 1
+            notes.append(f"blocks, branches and repeats at depth {self.depth} or deeper drawn as one box each")
+        if self.elide:
+            notes.append(f"at most {MAX_BOXES:,} boxes: the statements in the middle are left out")
+        self.folded = "; ".join(notes)
+
+    def _expanded(self, level: int) -> bool:
+        """Is a group at this level (1: in the model) drawn as a frame, rather than as one box?"""
+        return self.depth is None or level < max(self.depth, 1)
+
+    def _size(self, group: ir.Group, level: int) -> tuple:
+        """Frames and boxes of group's contents drawn whole."""
+        frames = boxes = 0
+        for child in group.children:
+            if isinstance(child, ir.LayerNode):
+                boxes += 1
+            elif child.kind != "branch" and not self.totals[id(child)].layers:
+                continue
+            elif self._expanded(level + 1):
+                inner = self._size(child, level + 1)
+                frames, boxes = frames + 1 + inner[0], boxes + inner[1] + (child.kind == "branch" and not
+                                                                         self.totals[id(child)].layers)
+            else:
+                boxes += 1
+            if frames > MAX_FRAMES or boxes > MAX_BOXES:
+                break  # large enough to know
+        return frames, boxes
+
+    def signature(self, node) -> int:
+        """A number for what node draws: equal numbers, equal drawings (names of repetitions aside)."""
+        number = self.signatures.get(id(node))
+        if number is None:
+            if isinstance(node, ir.LayerNode):
+                drawing = ("layer", node.kind, node.family, node.label, node.activation, node.input_shape,
+                           node.output_shape, node.kernel, node.stride, node.padding, node.params,
+                           node.macs.value, _frozen(node.args))
+            else:
+                drawing = ("group", node.kind, node.block, node.name if node.kind == "branch" else None,
+                           node.count, node.output_shape, tuple(self.signature(c) for c in node.children))
+            number = self.drawings.setdefault(drawing, len(self.drawings))
+            self.signatures[id(node)] = number
+        return number
+
+    def _plan(self, group: ir.Group) -> None:
+        """Find the runs of equal children in group and the groups below it."""
+        children = group.children
+        numbers = [self.signature(c) if _foldable(c) else None for c in children]
+        runs: dict = {}
+        count = len(children)
+        i = 0
+        while i < count:
+            best = covered = 0
+            for period in range(1, MAX_PERIOD + 1):
+                if i + 2 * period > count:
+                    break
+                window = numbers[i:i + period]
+                if window[-1] is None:
+                    break
+                times = 1
+                while numbers[i + times * period:i + (times + 1) * period] == window:
+                    times += 1
+                # a longer period costs a frame around the run: it must hide at least two statements
+                if times > 1 and times * period > covered and (period == 1 or (times - 1) * period >= 2):
+                    best, covered = period, times * period
+            if best:
+                runs[i] = (best, covered // best)
+                for child in children[i:i + best]:
+                    if isinstance(child, ir.Group):
+                        self._plan(child)
+                i += covered
+            else:
+                if isinstance(children[i], ir.Group):
+                    self._plan(children[i])
+                i += 1
+        if runs:
+            self.runs[id(group)] = runs
+
+    def _census(self, group: ir.Group, level: int, census: dict) -> None:
+        """Count what the folded drawing holds: frames of groups by their level (1: in the model),
+        frames around runs and boxes of layers by the level of the group holding them."""
+        runs = self.runs.get(id(group), {})
+        children = group.children
+        i = 0
+        while i < len(children):
+            period, times = runs.get(i, (1, 1))
+            if period > 1:
+                _tally(census["runs"], level)
+            for child in children[i:i + period]:
+                if isinstance(child, ir.LayerNode):
+                    _tally(census["layers"], level)
+                elif child.kind == "branch" or self.totals[id(child)].layers:
+                    _tally(census["groups"], level + 1)
+                    self._census(child, level + 1, census)
+            i += period * times
 
     def _place(self, node: str) -> str:
         self.where[node] = tuple(self.open)
         return node
 
     # nodes and clusters
-    def layer_node(self, graph, layer: ir.LayerNode, chain: str) -> None:
+    def layer_node(self, graph, layer: ir.LayerNode, chain: str, times: int = 1) -> None:
         node = self._place(f"{self.prefix}L{layer.index}")
         self.display[layer.index] = node
         text = describe(layer)
@@ -318,7 +481,9 @@ class _ModelGraph:
             lines = [((layer.name, "b"), (": " + text, ""))]
         else:  # name above description: the nodes of a left-to-right chain stay narrow
             lines = [(layer.name, "b"), (text, "")]
-        lines += _cost_lines(layer.params, layer.macs.value, self.options, always=False)
+        if times > 1:
+            lines.append((f"x{times}", "b"))
+        lines += _cost_lines(layer.params * times, layer.macs.value * times, self.options, always=False)
         attributes = {"fillcolor": FILL.get(layer.family, OTHER_FILL)}
         if layer.family == "merge":
             attributes.update(shape="ellipse", style="filled", margin="0.04,0.02")
@@ -326,7 +491,7 @@ class _ModelGraph:
             attributes["style"] = "rounded,filled,dashed"
         graph.node(node, _html(lines), group=chain, **attributes)
 
-    def group_node(self, graph, group: ir.Group, chain: str) -> None:
+    def group_node(self, graph, group: ir.Group, chain: str, times: int = 1) -> None:
         """A folded group: one node with its name and what it holds."""
         self.groups += 1
         node = self._place(f"{self.prefix}G{self.groups}")
@@ -335,7 +500,7 @@ class _ModelGraph:
             self.display[layer.index] = node
         if not layers:
             self.proxy[id(group)] = node
-        lines = [(_group_title(group), "b")]
+        lines = [(_group_title(group) + (f" x{times}" if times > 1 else ""), "b")]
         body = group.children
         count = repeat_count(group) if group.kind == "repeat" else None
         if count:
@@ -348,8 +513,8 @@ class _ModelGraph:
             inner = sum(1 for c in body for _ in (c.layers() if isinstance(c, ir.Group) else (c,)))
             lines.append((f"{inner} layers" + (" each time" if count else ""), ""))
         if layers:
-            totals = group.totals()
-            lines += _cost_lines(totals.params, totals.macs, self.options, always=True)
+            totals = self.totals[id(group)]
+            lines += _cost_lines(totals.params * times, totals.macs * times, self.options, always=True)
         graph.node(node, _html(lines), fillcolor=_family_fill(layers), style="filled", peripheries="2",
                    group=chain)
 
@@ -364,45 +529,120 @@ class _ModelGraph:
         """Declare the nodes of `group` in `graph`, with a cluster per unfolded child group.
         The nodes of one group share a Graphviz `group` (`chain`): dot draws their edges straight."""
         run: list = []  # branch groups since the last other child: the next merge's branches
-        depth = self.options.depth
-        for child in group.children:
-            if isinstance(child, ir.LayerNode):
-                if child.family == "merge" and run:
-                    self.branches[child.index] = list(run)
+        runs = self.runs.get(id(group), {})
+        children = group.children
+        items = []  # (first child, period, repetitions)
+        i = 0
+        while i < len(children):
+            period, times = runs.get(i, (1, 1))
+            items.append((i, period, times))
+            i += period * times
+        keep = MAX_BOXES // 2 - 1
+        left_out = None
+        if self.elide and level == 0 and len(items) > 2 * keep + 1:
+            left_out = items[keep:-keep]
+            items = items[:keep] + [None] + items[-keep:]
+        for item in items:
+            if item is None:
                 run = []
-                self.layer_node(graph, child, chain)
+                self.elided(graph, [c for i, period, times in left_out for c in children[i:i + period * times]],
+                            chain)
                 continue
-            run = run + [child] if child.kind == "branch" else []
-            if child.kind != "branch" and not any(True for _ in child.layers()):
-                continue  # an empty block or repeat: the tensor passes through, nothing to draw
-            if depth is not None and level + 1 >= max(depth, 1):
-                self.group_node(graph, child, chain)
-                continue
-            self.groups += 1
-            number = self.groups
-            branch = child.kind == "branch"
-            title = [(_group_title(child), "b")]
-            if any(True for _ in child.layers()):
-                totals = child.totals()
-                title += _cost_lines(totals.params, totals.macs, self.options, always=True)
-            name = f"cluster_{self.prefix}g{number}"
-            self.open.append(name)
-            with graph.subgraph(name=name) as cluster:
-                # the title at the foot: edges come in from above, and leave from the frame's border
-                cluster.attr(label=_html(title, left=True), labeljust="l", labelloc="b", fontsize=str(FONT_SIZE),
-                             style="rounded,filled,dashed" if branch else "rounded,filled",
-                             fillcolor="#ffffff" if branch else CLUSTER_FILL[level % 2],
-                             color="#8c8c8c" if branch else "#666666", penwidth="0.8", margin="6")
-                if branch and not any(True for _ in child.layers()):
-                    self.identity_node(cluster, child)
-                self.fill(cluster, child, level + 1, f"{self.prefix}c{number}")
-            self.open.pop()
+            i, period, times = item
+            if times > 1:  # a run of equal children: the first repetition is drawn, with the count
+                run = []
+                window = children[i:i + period]
+                if period == 1:
+                    self.child(graph, children[i], level, chain, run, times)
+                else:
+                    self.run_frame(graph, window, times, level, chain)
+                self.hide(window, children[i + period:i + period * times])
+            else:
+                run = self.child(graph, children[i], level, chain, run)
+
+    def elided(self, graph, children: list, chain: str) -> None:
+        """One box for the statements left out of an overlong drawing."""
+        node = self._place(f"{self.prefix}E")
+        layers = [layer for c in children for layer in (c.layers() if isinstance(c, ir.Group) else (c,))]
+        for layer in layers:
+            self.display[layer.index] = node
+        lines = [(f"... {len(layers):,} layer{'s' if len(layers) != 1 else ''} not drawn ...", "b")]
+        if layers:
+            totals = ir.Totals.of(layers)
+            lines += _cost_lines(totals.params, totals.macs, self.options, always=True)
+        graph.node(node, _html(lines), fillcolor=GROUP_FILL, style="filled,dashed", group=chain)
+
+    def run_frame(self, graph, window: list, times: int, level: int, chain: str) -> None:
+        """A frame captioned xN around the first repetition of a run of several statements."""
+        self.groups += 1
+        number = self.groups
+        inside = [layer for c in window for layer in (c.layers() if isinstance(c, ir.Group) else (c,))]
+        title = [(f"x{times}", "b")]
+        if inside:
+            totals = ir.Totals.of(inside)
+            title += _cost_lines(totals.params * times, totals.macs * times, self.options, always=True)
+        name = f"cluster_{self.prefix}g{number}"
+        self.open.append(name)
+        with graph.subgraph(name=name) as cluster:
+            cluster.attr(label=_html(title, left=True), labeljust="l", labelloc="b", fontsize=str(FONT_SIZE),
+                         style="rounded,dashed", color="#666666", penwidth="0.8", margin="6")
+            run: list = []
+            for child in window:
+                run = self.child(cluster, child, level, chain, run)
+        self.open.pop()
+
+    def hide(self, window: list, repetitions: list) -> None:
+        """Draw the layers of the later repetitions of a run as the first repetition's nodes."""
+        first = [layer for c in window for layer in (c.layers() if isinstance(c, ir.Group) else (c,))]
+        for start in range(0, len(repetitions), len(window)):
+            again = [layer for c in repetitions[start:start + len(window)]
+                     for layer in (c.layers() if isinstance(c, ir.Group) else (c,))]
+            for shown, layer in zip(first, again):
+                self.display[layer.index] = self.display[shown.index]
+                self.hidden.add(layer.index)
+
+    def child(self, graph, child, level: int, chain: str, run: list, times: int = 1) -> list:
+        """Draw one child of a group (times: drawn once for a run of that many); returns the branch
+        groups seen since the last other child."""
+        if isinstance(child, ir.LayerNode):
+            if child.family == "merge" and run:
+                self.branches[child.index] = list(run)
+            self.layer_node(graph, child, chain, times)
+            return []
+        run = run + [child] if child.kind == "branch" else []
+        totals = self.totals[id(child)]
+        if child.kind != "branch" and not totals.layers:
+            return run  # an empty block or repeat: the tensor passes through, nothing to draw
+        if not self._expanded(level + 1):
+            self.group_node(graph, child, chain, times)
+            return run
+        self.groups += 1
+        number = self.groups
+        branch = child.kind == "branch"
+        title = [(_group_title(child) + (f" x{times}" if times > 1 else ""), "b")]
+        if totals.layers:
+            title += _cost_lines(totals.params * times, totals.macs * times, self.options, always=True)
+        name = f"cluster_{self.prefix}g{number}"
+        self.open.append(name)
+        with graph.subgraph(name=name) as cluster:
+            # the title at the foot: edges come in from above, and leave from the frame's border
+            cluster.attr(label=_html(title, left=True), labeljust="l", labelloc="b", fontsize=str(FONT_SIZE),
+                         style="rounded,filled,dashed" if branch else "rounded,filled",
+                         fillcolor="#ffffff" if branch else CLUSTER_FILL[level % 2],
+                         color="#8c8c8c" if branch else "#666666", penwidth="0.8", margin="6")
+            if branch and not totals.layers:
+                self.identity_node(cluster, child)
+            self.fill(cluster, child, level + 1, f"{self.prefix}c{number}")
+        self.open.pop()
+        return run
 
     def title_lines(self) -> list:
         model = self.model
         lines = [(model.name, "title")]
         totals = model.totals()
         lines += _cost_lines(totals.params, totals.macs, self.options, always=True)
+        if self.folded:
+            lines.append((f"folded: {self.folded}", "small"))
         return lines
 
     def nodes(self, graph) -> None:
@@ -458,6 +698,8 @@ class _ModelGraph:
                 out.append((tail, head, shape))
 
         for layer in model.layers:
+            if layer.index in self.hidden:
+                continue  # its edges are the first repetition's
             head = self.display[layer.index]
             branches = self.branches.get(layer.index, [])
             for position, source in enumerate(layer.inputs):

@@ -294,9 +294,9 @@ def compare_command(file, left, right, fmt, convention, dtype, units, output):
 @click.argument("code")
 def explain(code):
     """What diagnostic CODE (e.g. E302) means."""
-    from .diagnostics import explain_code
+    from .diagnostic_docs import explain
 
-    text = explain_code(code.upper())
+    text = explain(code.upper())
     if text is None:
         click.echo(f"nnc: error: no diagnostic code {code!r}; codes: {', '.join(CODES)}", err=True)
         sys.exit(2)

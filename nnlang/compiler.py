@@ -11,6 +11,7 @@ from collections import Counter
 from typing import NamedTuple, Optional
 
 
+from .limits import MAX_CALL_DEPTH, MAX_DEPTH, MAX_LAYERS, MAX_NAME, MAX_NODES, MAX_STEPS, MAX_VALUES  # noqa: F401 (also read from here)
 from . import ast, ir, layers
 from .diagnostics import CODES, ERROR, DiagnosticBag, suggest
 from .formula import F
@@ -18,15 +19,6 @@ from .layers.base import ACTIVATIONS, EXPECTATION_KEYS, fmt_shape
 from .parser import MAX_LITERAL
 from .source import NOWHERE, Span
 
-#: Limits that keep a hostile or mistaken file from exhausting the machine. A repeat or a block
-#: call whose expansion would pass one of the first three is refused before it is expanded.
-MAX_LAYERS = 250_000  # layers in one expanded model
-MAX_NODES = 500_000  # layers and groups (block calls, branches, joins, labelled repeats) in one model
-MAX_STEPS = 1_000_000  # statements executed, repeat iterations, block parameters bound, operators evaluated
-MAX_CALL_DEPTH = 100  # nested block calls
-MAX_DEPTH = 100  # groups nested in one another: the length of a group's path
-MAX_NAME = 100  # characters in a label or in a model, block or branch name
-MAX_VALUES = 10**15  # values in one tensor, batch left out: a known shape's product
 CONVENTIONS = ("keras", "pytorch", "textbook")
 #: Forecast sizes stop growing here: far above every limit, and small numbers to multiply.
 _SATURATED = 10**18

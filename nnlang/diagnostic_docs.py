@@ -17,9 +17,10 @@ from typing import Optional
 
 import attrs
 
-from .compiler import MAX_CALL_DEPTH, MAX_DEPTH, MAX_LAYERS, MAX_NAME, MAX_NODES, MAX_STEPS, MAX_VALUES
-from .diagnostics import CODES, MAX_DIAGNOSTICS, render
-from .parser import MAX_LITERAL, MAX_NESTING, MAX_STATEMENT_TOKENS, MAX_TOKENS, RECURSION_LIMIT
+from .diagnostics import CODES, render
+from .limits import (MAX_CALL_DEPTH, MAX_DEPTH, MAX_DIAGNOSTICS, MAX_LAYERS, MAX_LITERAL, MAX_NAME, MAX_NESTING,
+                     MAX_NODES, MAX_SOURCE_BYTES, MAX_STATEMENT_TOKENS, MAX_STEPS, MAX_TOKENS, MAX_VALUES,
+                     RECURSION_LIMIT)
 
 #: The file name examples are compiled and reported under.
 EXAMPLE_NAME = "example.nn"
@@ -430,10 +431,12 @@ def _limits() -> list[str]:
         "## Limits",
         "",
         "nnc ends every input with a report or diagnostics. These limits keep a mistaken or hostile",
-        "file from exhausting the machine; all are far beyond real networks.",
+        "file from exhausting the machine; all are far beyond real networks (`nnlang/limits.py`).",
         "",
         "| what | limit | beyond it |",
         "|---|---|---|",
+        f"| bytes in one file | {MAX_SOURCE_BYTES:,} (`MAX_SOURCE_BYTES`, 16 MiB) | exit status 2, nothing "
+        f"read; a device, FIFO or folder is refused too |",
         f"| layers in one expanded model | {MAX_LAYERS:,} (`MAX_LAYERS`) | E112 |",
         f"| layers and groups (block calls, branches, joins, labelled repeats) in one expanded model "
         f"| {MAX_NODES:,} (`MAX_NODES`) | E112 |",
@@ -460,6 +463,7 @@ def _limits() -> list[str]:
         "",
         "How nnc reads a file:",
         "",
+        "- a regular file only, at most 16 MiB, read at most once up to that size;",
         "- as UTF-8 (E004 otherwise); a byte-order mark at the start is skipped;",
         "- a line may end with `\\n`, `\\r\\n` or a lone `\\r`; tabs and form feeds are spaces;",
         "- outside comments, a NUL byte or any other character that no token contains is E002;",

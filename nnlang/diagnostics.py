@@ -12,6 +12,7 @@ from typing import Iterable, NamedTuple
 
 import attrs
 
+from .limits import MAX_DIAGNOSTICS  # noqa: F401 (also read from here)
 from .source import NOWHERE, Source, Span
 
 ERROR = "error"
@@ -112,8 +113,6 @@ class Diagnostic:
         }
 
 
-#: Diagnostics kept for one file; past this, one E112 says the rest were dropped.
-MAX_DIAGNOSTICS = 500
 
 
 class DiagnosticBag:
@@ -238,13 +237,3 @@ def render(diagnostic: Diagnostic, source: Source) -> str:
     ]
     lines += [f"{gutter} = {note}" for note in notes]
     return "\n".join(lines)
-
-
-def explain_code(code: str) -> str | None:
-    """The documentation of a diagnostic code, for `nnc explain`: code, severity, title, explanation,
-    and a failing example with the diagnostic it produces (from :mod:`nnlang.diagnostic_docs`)."""
-    if code not in CODES:
-        return None
-    from .diagnostic_docs import explain  # imported here: the docs compile their examples
-
-    return explain(code)

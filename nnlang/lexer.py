@@ -27,15 +27,10 @@ from lark import Token
 from lark.exceptions import UnexpectedCharacters
 from lark.lexer import Lexer
 
+from .limits import MAX_LITERAL, MAX_NESTING, MAX_STATEMENT_TOKENS, MAX_TOKENS  # noqa: F401 (also read from here)
 from . import ast
 from .source import Span
 
-#: Largest integer literal accepted; far beyond any real network, small enough to stay exact.
-MAX_LITERAL = 10**15
-#: Limits that keep hostile input cheap to reject (documented in docs/language.md).
-MAX_NESTING = 100  # braces and parentheses open at once
-MAX_STATEMENT_TOKENS = 2_000  # tokens in one statement (between separators and braces)
-MAX_TOKENS = 10_000_000  # tokens in a file: a written-out network of about a million layers
 
 #: Span((line, column, end_line, end_column)) without the named tuple's Python-level constructor.
 _span = functools.partial(tuple.__new__, Span)

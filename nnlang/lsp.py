@@ -38,6 +38,7 @@ from typing import Callable, Iterable, NamedTuple, Optional
 import attrs
 from lsprotocol import types as lsp
 
+from .limits import MAX_DOCUMENT_CHARS  # noqa: F401 (also read from here)
 from . import __version__, ast, ir, layers
 from .choices import CONVENTIONS
 from .diagnostics import MAX_DIAGNOSTICS, Diagnostic, DiagnosticBag
@@ -62,8 +63,6 @@ DEBOUNCE = 0.025
 FRESH_WAIT = 2.0
 #: Seconds the first request on a document waits for its first compilation.
 FIRST_WAIT = 30.0
-#: Largest document compiled (16 MiB of ASCII: as large a file as `nnc` reads).
-MAX_DOCUMENT_CHARS = 16 * 2**20
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _COMMENT = re.compile(r"#[^\r\n]*")

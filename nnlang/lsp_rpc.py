@@ -36,13 +36,10 @@ import os
 import re
 import threading
 from typing import Any, NamedTuple, Optional, Union
+from .limits import MAX_CONTENT_LENGTH, MAX_HEADER_BYTES  # noqa: F401 (also read from here)
 
 logger = logging.getLogger("nnlang.lsp")
 
-#: Largest message body accepted; a larger Content-Length is taken for a corrupt header.
-MAX_CONTENT_LENGTH = 64 * 2**20
-#: Longest header block; beyond it the bytes are taken for garbage.
-MAX_HEADER_BYTES = 8 * 1024
 #: What the reader keeps of discarded bytes while it looks for a header: a header may straddle two reads.
 _RESYNC_TAIL = 64
 

@@ -14,6 +14,7 @@ from typing import Optional
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
+from .limits import RECURSION_LIMIT  # noqa: F401 (also read from here)
 from . import ast
 from .diagnostics import Diagnostic, DiagnosticBag
 from .lexer import (FOLDED, MAX_LITERAL, MAX_NESTING, MAX_STATEMENT_TOKENS, MAX_TOKENS, LimitExceeded, NnLexer,
@@ -22,7 +23,6 @@ from .source import Source, Span, grammar_text
 
 __all__ = ["MAX_LITERAL", "MAX_NESTING", "MAX_STATEMENT_TOKENS", "MAX_TOKENS", "RECURSION_LIMIT", "parse"]
 
-RECURSION_LIMIT = 20_000  # Python frames while parsing and compiling bounded nesting
 
 
 def make_lark(lexer=NnLexer, cache: bool = True, postlex=None) -> Lark:

@@ -9,6 +9,7 @@ import stat
 from typing import NamedTuple
 
 import attrs
+from .limits import MAX_SOURCE_BYTES  # noqa: F401 (also read from here)
 
 
 class Span(NamedTuple):
@@ -35,8 +36,6 @@ class Span(NamedTuple):
 
 NOWHERE = Span(0, 0, 0, 0)
 
-#: Bytes in one .nn file: about three times a written-out model of MAX_LAYERS layers.
-MAX_SOURCE_BYTES = 16 * 2**20
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
           (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))

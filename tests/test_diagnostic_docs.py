@@ -7,7 +7,7 @@ import pytest
 
 from helpers_nnc import assert_no_traceback, run_nnc
 from nnlang.diagnostic_docs import DOCS, EXAMPLE_NAME, compile_example, explain, markdown
-from nnlang.diagnostics import CODES, ERROR, explain_code
+from nnlang.diagnostics import CODES, ERROR
 
 DOCS_MD = Path(__file__).resolve().parent.parent / "docs" / "diagnostics.md"
 
@@ -88,12 +88,12 @@ def test_docs_show_every_code_with_its_example_and_the_diagnostic_it_yields():
 
 
 def test_explain_code_is_the_doc_entry():
-    text = explain_code("E302")
+    text = explain("E302")
     assert text == explain("E302")
     assert text.startswith("E302 (error): parameter count differs from the expectation\n")
     assert "params=9284" in text  # the example
     assert f"{EXAMPLE_NAME}:3:31: error[E302]: params: expected 9,284, computed 3*3*32*32 + 32 = 9,248" in text
-    assert explain_code("E999") is None
+    assert explain("E999") is None
 
 
 def test_nnc_explain_prints_the_entry():
@@ -112,3 +112,16 @@ def test_nnc_explain_unknown_code_exits_2():
     assert_no_traceback(proc)
     assert proc.returncode == 2
     assert "E999" in proc.stderr and proc.stdout == ""
+
+
+def test_diagnostics_do_not_import_the_compiler():
+    """The import graph goes one way: diagnostics and limits below, the compiler above them, the
+    documentation of the codes (which compiles its examples) on top."""
+    import ast as python_ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "nnlang"
+    for module in ("diagnostics.py", "limits.py", "source.py", "choices.py"):
+        tree = python_ast.parse((package / module).read_text(encoding="utf-8"))
+        imported = {node.module for node in python_ast.walk(tree) if isinstance(node, python_ast.ImportFrom)}
+        assert not imported & {"compiler", "diagnostic_docs", "driver", "parser", "report"}, (module, imported)

@@ -327,3 +327,20 @@ def test_a_diagram_of_20000_different_layers_leaves_out_the_middle(tmp_path):
     dot = (tmp_path / "x.dot").read_text(encoding="utf-8")
     assert len(set(re.findall(r"\bm0_L\d+\b", dot))) == 2 * 999
     assert "... 18,002 layers not drawn ..." in dot
+
+
+def test_whole_draws_a_very_big_network_unfolded(tmp_path):
+    """`nnc diagram --whole` turns the folding off: 1,000 joins are 1,000 frames, each with its
+    convolution (a folded drawing has one frame marked x1000)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.nn"
+    path.write_text("model m {\n  input 8x8x3\n  repeat 1000 { add { branch { conv2d 3 k=1 } branch { } } }\n}\n")
+    folded = subprocess.run([sys.executable, "-m", "nnlang", "diagram", str(path)], capture_output=True, text=True,
+                            timeout=120)
+    whole = subprocess.run([sys.executable, "-m", "nnlang", "diagram", str(path), "--whole"], capture_output=True,
+                           text=True, timeout=120)
+    assert folded.returncode == 0 and whole.returncode == 0, (folded.stderr, whole.stderr)
+    assert whole.stdout.count("subgraph cluster") >= 1000 > folded.stdout.count("subgraph cluster")
+    assert whole.stdout.count("conv 1x1, 3") == 1000

@@ -71,7 +71,10 @@ def _extension(output) -> str:
 @click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True,
               help="Counting rules for --show params.")
 @click.option("--werror", is_flag=True, help="Treat warnings as errors.")
-def diagram(file, output, models, depth, show, rankdir, convention, werror):
+@click.option("--whole", is_flag=True,
+              help="Draw every layer and group however large the drawing: no folding of very big networks "
+                   "(Graphviz may then take minutes).")
+def diagram(file, output, models, depth, show, rankdir, convention, werror, whole):
     """Draw the models of FILE with Graphviz: one node per layer, the shapes on
     the edges, blocks and branches as labelled boxes."""
     from ..cli import compile_or_exit, print_diagnostics, write_output
@@ -99,7 +102,7 @@ def diagram(file, output, models, depth, show, rankdir, convention, werror):
 
     from ..emit import dot
 
-    options = dot.DiagramOptions(rankdir=rankdir.upper(), depth=depth, show=show)
+    options = dot.DiagramOptions(rankdir=rankdir.upper(), depth=depth, show=show, whole=whole)
     fmt = dot.FORMATS[extension]
     if fmt is None:
         data = dot.source(chosen, options)

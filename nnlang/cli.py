@@ -188,7 +188,7 @@ def _interrupted():
 
 
 @cli.command(hidden=True)
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path())
 @_report_options
 def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, memory, optimizer, columns, ascii_only,
             werror, output):
@@ -234,11 +234,11 @@ def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, mem
 
 
 @cli.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True)
 @click.option("--werror", is_flag=True, help="Treat warnings as errors.")
 def check(file, convention, werror):
-    """Compile FILE and report diagnostics and its expectations (answer key) only."""
+    """Check FILE: its diagnostics and its expectations (answer key) only."""
     from .expectations import summary_line
 
     compilation = _compile(file, convention)
@@ -248,7 +248,7 @@ def check(file, convention, werror):
 
 
 @cli.command(name="compare")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.argument("left")
 @click.argument("right")
 @click.option("--format", "fmt", type=click.Choice(COMPARE_FORMATS), default="text", show_default=True)
@@ -293,7 +293,7 @@ def compare_command(file, left, right, fmt, convention, dtype, units, output):
 @cli.command()
 @click.argument("code")
 def explain(code):
-    """What diagnostic CODE (e.g. E302) means."""
+    """Explain a diagnostic code such as E302, with a failing example."""
     from .diagnostic_docs import explain
 
     text = explain(code.upper())

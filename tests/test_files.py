@@ -496,7 +496,7 @@ def test_a_character_device_is_refused_without_reading_it(tmp_path, terminal):
 def test_a_folder_is_refused(tmp_path):
     proc = run_nnc(tmp_path)
     assert_no_traceback(proc)
-    assert proc.returncode == 2 and "is a directory" in proc.stderr
+    assert proc.returncode == 2 and proc.stderr == f"nnc: error: cannot read {tmp_path}: not a regular file (a folder)\n"
     with pytest.raises(UnreadableSource, match=r"not a regular file \(a folder\)"):
         read_source_bytes(str(tmp_path))
 

@@ -55,7 +55,7 @@ def _extension(output) -> str:
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the diagram here; the extension picks the format: .svg, .png, .pdf or .dot. "
                    "A regular file is replaced atomically, a device or FIFO is written through. "

@@ -26,7 +26,7 @@ def _fail(message: str, status: int = 2):
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--to", "target", type=click.Choice(TARGETS), required=True,
               help="The framework: pytorch (nn.Module classes) or keras (functional keras.Model builders).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,

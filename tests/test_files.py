@@ -412,6 +412,12 @@ CHILD = textwrap.dedent("""
     import os, signal, sys
     from nnlang.outputs import write
 
+    # as a terminal's process starts: the signal acts (a parent such as nohup may have ignored it)
+    if signal.{name} == signal.SIGINT:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    elif signal.{name} != signal.SIGPIPE:
+        signal.signal(signal.{name}, signal.SIG_DFL)
+
     def pieces():
         yield "a" * 100_000
         os.kill(os.getpid(), signal.{name})

@@ -39,7 +39,7 @@ import attrs
 from lsprotocol import types as lsp
 
 from .limits import MAX_DOCUMENT_CHARS  # noqa: F401 (also read from here)
-from . import __version__, ast, ir, layers
+from . import __version__, ast, ir, layers, present
 from .choices import CONVENTIONS
 from .diagnostics import MAX_DIAGNOSTICS, Diagnostic, DiagnosticBag
 from .layers.base import ACTIVATIONS
@@ -505,7 +505,7 @@ def _compile(tree: ast.File, bag: DiagnosticBag, convention: str, cache: Optiona
     moved by as many lines, unless a message of it names a line."""
     from .compiler import Compiler, compile_file
 
-    if cache is None or not hasattr(Compiler, "_model"):
+    if cache is None:
         return compile_file(tree, bag, convention)
     used: dict = {}
 
@@ -527,7 +527,7 @@ def _compile(tree: ast.File, bag: DiagnosticBag, convention: str, cache: Optiona
         return _Compiled(_moved_model(found.model, moved), added, reported, found.checked, line)
 
     class CachingCompiler(Compiler):
-        def _model(self, node):
+        def compile_model(self, node):
             key, line = self._depends(node)
             found = cache.models.get(key) if key is not None else None
             if found is not None and len(self.bag.items) + len(found.added) < MAX_DIAGNOSTICS:
@@ -542,7 +542,7 @@ def _compile(tree: ast.File, bag: DiagnosticBag, convention: str, cache: Optiona
             real, checked = self.bag, self.program.expectations_checked
             self.bag = recording = _RecordingBag(real)
             try:
-                model = super()._model(node)
+                model = super().compile_model(node)
             finally:
                 self.bag = real
             if key is not None and len(real.items) < MAX_DIAGNOSTICS:
@@ -797,8 +797,8 @@ def _layer_details(node: ir.LayerNode) -> list[str]:
     out.append(f"- MACs: {_worked(node.macs)}")
     if node.pool_ops.value:
         out.append(f"- pool ops: {_worked(node.pool_ops)}")
-    geometry = [f"{key} {value}" for key, value in (("kernel", node.kernel), ("stride", node.stride),
-                                                    ("padding", node.padding)) if value]
+    geometry = [f"{key} {value}" for key, value in zip(("kernel", "stride", "padding"), present.geometry(node))
+                if value]
     if node.activation:
         geometry.append(f"activation {node.activation}")
     if geometry:

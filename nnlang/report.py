@@ -10,7 +10,7 @@ from typing import NamedTuple, Optional, Union
 
 import attrs
 
-from . import ir
+from . import ir, present
 from .choices import DTYPE_BYTES, OPS, OPTIMIZER_STATE, UNITS  # noqa: F401 (OPS: read from here too)
 from .layers import kind_of
 from .layers.base import fmt_shape
@@ -396,7 +396,7 @@ class ModelReport:
                         visit(child, level + 1)
                 else:
                     out.append(Row(level, child.name, child.kind, child.output_shape, layer_counts(child),
-                                   child.kernel, child.stride, child.padding, child.activation, layer=child))
+                                   *present.geometry(child), child.activation, layer=child))
 
         if self.model.root is not None:
             visit(self.model.root, 0)

@@ -344,3 +344,25 @@ def test_whole_draws_a_very_big_network_unfolded(tmp_path):
     assert folded.returncode == 0 and whole.returncode == 0, (folded.stderr, whole.stderr)
     assert whole.stdout.count("subgraph cluster") >= 1000 > folded.stdout.count("subgraph cluster")
     assert whole.stdout.count("conv 1x1, 3") == 1000
+
+
+# --- the limits hold for the whole file ---------------------------------------------------------------
+
+def test_many_large_models_in_a_small_file_are_bounded_together(tmp_path):
+    """30 models of 200,000 layers each in 1.5 KB: without a file-wide limit they need about 30 times
+    one model's memory. The first compiles (200,000 <= 250,000 layers); each later one would take
+    the file to 400,000 layers and is refused at its repeat."""
+    text = "".join(f"model m{i} {{ input 8; repeat 200000 {{ dense 8 }} }}\n" for i in range(30))
+    proc = nnc(tmp_path, text)
+    assert_fails_with(proc, [("E112", line, at(text, line, "200000")) for line in range(2, 31)])
+    assert "the limit holds for the whole file" in proc.stderr
+
+
+def test_many_models_of_idle_repeats_are_bounded_together(tmp_path):
+    """Steps cost time even when they build nothing: 300 models of 900,000 empty iterations each
+    would take minutes; together they pass the file's 1,000,000 steps at the second model."""
+    text = "".join(f"model m{i} {{ input 8; repeat 900000 {{ }} }}\n" for i in range(300))
+    proc = nnc(tmp_path, text)
+    assert proc.returncode == 1
+    found = errors(proc)
+    assert found and {code for code, _, _ in found} == {"E112"} and found[0][1] == 2

@@ -24,7 +24,8 @@ from typing import Optional
 import attrs
 import graphviz
 
-from .. import ir
+from .. import ir, present
+from ..layers import kind_of, lookup
 from ..layers.base import fmt_shape
 
 #: Output formats: file extension -> Graphviz format (None: the DOT text itself).
@@ -55,28 +56,6 @@ FILL = {
 OTHER_FILL = "#f0f0f0"
 GROUP_FILL = "#e6e6e6"  # a folded block or branch
 CLUSTER_FILL = ("#f5f5f5", "#ffffff")  # blocks alternate by nesting level; branches are white
-
-KIND_WORDS = {
-    "conv2d": "conv",
-    "depthwise2d": "depthwise conv",
-    "separable2d": "separable conv",
-    "conv2d_transpose": "transposed conv",
-    "maxpool2d": "max pool",
-    "avgpool2d": "avg pool",
-    "maxpool1d": "max pool 1d",
-    "avgpool1d": "avg pool 1d",
-    "globalavgpool2d": "global avg pool",
-    "globalmaxpool2d": "global max pool",
-    "globalavgpool1d": "global avg pool 1d",
-    "globalmaxpool1d": "global max pool 1d",
-    "batchnorm": "batch norm",
-    "layernorm": "layer norm",
-    "rnn": "RNN",
-    "lstm": "LSTM",
-    "gru": "GRU",
-    "upsample2d": "upsample",
-    "zeropad2d": "zero pad",
-}
 
 #: A folded block lists its layers when it has at most this many; else it counts them.
 LIST_LIMIT = 4
@@ -143,101 +122,11 @@ def _html_piece(text: str, style: str) -> str:
     return text
 
 
-def _dims(values) -> str:
-    if values is None:
-        return "?"
-    if isinstance(values, (tuple, list)):
-        return "x".join(str(v) for v in values)
-    return str(values)
-
-
-def _axes(values) -> str:
-    """One number when every axis has it (2), else one per axis (2x1)."""
-    if isinstance(values, (tuple, list)) and len(set(values)) == 1:
-        return str(values[0])
-    return _dims(values)
-
-
-def _stride(layer: ir.LayerNode) -> str:
-    """'/2' for a stride of 2 on every axis, '/2x1' when they differ, '' for 1."""
-    parts = layer.stride.split("x") if layer.stride else []
-    if not parts or set(parts) == {"1"}:
-        return ""
-    return "/" + (parts[0] if len(set(parts)) == 1 else layer.stride)
-
-
-def _padding(layer: ir.LayerNode) -> str:
-    pad = layer.padding
-    if not pad or pad == "0" or set(pad.split("x")) == {"0"}:
-        return ""
-    return f"pad {pad}"
-
-
 def describe(layer: ir.LayerNode) -> str:
-    """The kind and key hyper-parameters of a layer: 'conv 5x5, 64, /2, pad 2, relu'."""
+    """The kind and key hyper-parameters of a layer: 'conv 5x5, 64, /2, pad 2, relu' (the pieces its
+    kind declares, then 'no bias' and the activation)."""
     a = layer.args
-    kind = layer.kind
-    word = KIND_WORDS.get(kind, kind)
-    parts: list[str] = []
-    if layer.family == "conv":
-        head = f"{word} {_dims(a.get('k'))}"
-        if a.get("filters") is not None:
-            head += f", {a['filters']}"
-        parts.append(head)
-        if kind == "conv2d_transpose":
-            stride = layer.stride.split("x") if layer.stride else []
-            if stride and set(stride) != {"1"}:
-                parts.append(f"stride {stride[0] if len(set(stride)) == 1 else layer.stride}")
-        else:
-            parts.append(_stride(layer))
-        parts.append(_padding(layer))
-        dilation = a.get("dilation")
-        if dilation and _axes(dilation) != "1":
-            parts.append(f"dilation {_axes(dilation)}")
-        if a.get("groups", 1) not in (1, None):
-            parts.append(f"groups {a['groups']}")
-        if a.get("multiplier", 1) not in (1, None):
-            parts.append(f"x{a['multiplier']} per channel")
-    elif kind in ("maxpool2d", "avgpool2d", "maxpool1d", "avgpool1d"):
-        parts += [f"{word} {_dims(a.get('size'))}", _stride(layer), _padding(layer)]
-        if a.get("ceil"):
-            parts.append("ceil")
-    elif kind == "dense":
-        parts.append(f"dense {a.get('units', '?')}")
-    elif kind == "embedding":
-        parts.append(f"embedding {a.get('vocab', '?')}, dim {a.get('dim', '?')}")
-    elif layer.family == "recurrent":
-        parts.append(f"{'bidirectional ' if a.get('bidirectional') else ''}{word} {a.get('units', '?')}")
-        if a.get("return_sequences"):
-            parts.append("return_sequences")
-    elif kind == "reshape":
-        parts.append(f"reshape {fmt_shape(a.get('target'))}")
-    elif kind == "upsample2d":
-        parts.append(f"upsample x{_axes(a.get('factor'))}")
-        if a.get("interpolation", "nearest") != "nearest":
-            parts.append(str(a["interpolation"]))
-    elif kind == "zeropad2d":
-        pad = a.get("padding")
-        if isinstance(pad, tuple) and len(pad) == 4:
-            top, bottom, left, right = pad
-            if len(set(pad)) == 1:
-                pad = top
-            elif (top, left) == (bottom, right):
-                pad = f"{top}x{left}"
-            else:
-                pad = f"{top}/{bottom}x{left}/{right}"  # as the summary table shows it
-        parts.append(f"zero pad {_dims(pad)}")
-    elif kind == "dropout":
-        parts.append(f"dropout {a.get('rate', '?')}")
-    elif kind == "activation":
-        parts.append(str(a.get("function", "activation")))
-    elif layer.family == "merge":
-        parts.append(kind)
-    elif kind.startswith("global"):
-        parts.append(word)
-    else:
-        parts.append(word)
-        parts += [layer.kernel, _stride(layer), _padding(layer)]
+    parts = list(kind_of(layer).describe(a, present.shown(layer)))
     if a.get("bias") is False:
         parts.append("no bias")
     if layer.activation:
@@ -268,12 +157,18 @@ def _group_title(group: ir.Group) -> str:
     if group.kind == "block" and group.block and group.name != group.block \
             and not re.fullmatch(re.escape(group.block) + r"_\d+", group.name):
         return f"{group.name}: {group.block}"
-    if group.kind in ("concat", "add") and not re.fullmatch(group.kind + r"_\d+", group.name):
+    if _joins(group) and not re.fullmatch(group.kind + r"_\d+", group.name):
         return f"{group.name}: {group.kind}"
     if group.kind == "repeat":
         count = repeat_count(group)
         return f"{group.name} x{count}" if count is not None else f"{group.name} (repeat)"
     return group.name
+
+
+def _joins(group: ir.Group) -> bool:
+    """Is the group a labelled join (its kind a join's: concat, add)?"""
+    kind = lookup(group.kind)
+    return kind is not None and kind.joins_branches
 
 
 def _brief(node) -> str:
@@ -405,7 +300,7 @@ class _ModelGraph:
         if number is None:
             if isinstance(node, ir.LayerNode):
                 drawing = ("layer", node.kind, node.family, node.label, node.activation, node.input_shape,
-                           node.output_shape, node.kernel, node.stride, node.padding, node.params,
+                           node.output_shape, present.geometry(node), node.params,
                            node.macs.value, _frozen(node.args))
             else:
                 drawing = ("group", node.kind, node.block, node.name if node.kind == "branch" else None,

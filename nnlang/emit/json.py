@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .. import ir
+from .. import ir, present
 from ..report import DTYPE_BYTES, Counts, MemoryLine, ModelReport, Options, Report
 
 
@@ -28,8 +28,8 @@ def layer_json(node: ir.LayerNode) -> dict:
         "pool_ops": node.pool_ops.value,
         "line": node.span.line if node.span else None,
     }
-    for key in ("kernel", "stride", "padding", "activation"):
-        value = getattr(node, key)
+    kernel, stride, padding = present.geometry(node)
+    for key, value in (("kernel", kernel), ("stride", stride), ("padding", padding), ("activation", node.activation)):
         if value:
             data[key] = value
     formulas = {}
@@ -60,7 +60,7 @@ def _encoded_layers(layers) -> list:
     for node in layers:
         # the F values are compared by identity: equal layers share them (the compiler's inference memo)
         key = (node.kind, node.output_shape, id(node.trainable), id(node.non_trainable), id(node.macs),
-               id(node.pool_ops), node.kernel, node.stride, node.padding, node.activation, id(node.dims))
+               id(node.pool_ops), present.geometry(node), node.activation, id(node.dims))
         body = shared.get(key)
         if body is None:
             data = layer_json(node)

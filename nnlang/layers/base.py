@@ -78,6 +78,41 @@ class Window:
     ceil_rounds_up: bool = False
 
 
+@attrs.frozen
+class Facts:
+    """What the tables and the diagram show of a compiled layer's weights and window, as numbers
+    (None where a size is unknown until run time); nnlang/present.py writes them as text."""
+
+    #: the Kernel column: the weights' sizes (5, 5, 3), (1024, 512), (4, 96, 32), or the window a pooling
+    #: covers, (2, 2), (None, None) for a global pooling of an input of unknown size
+    kernel: tuple = ()
+    #: a second kernel applied after the first: a separable convolution's pointwise (1, 1, C)
+    pointwise: tuple = ()
+    #: the stride per axis
+    stride: tuple = ()
+    #: (before, after) per spatial axis of a window (Window.padding)
+    padding: tuple = ()
+    #: pad=same was written: the padding reads as same, with what it resolved to
+    same: bool = False
+    #: a transposed convolution's padding: "same", or what is cropped from each side (N, or one per axis)
+    crop: object = None
+    #: zero padding: (top, bottom, left, right)
+    sides: tuple = ()
+
+
+@attrs.frozen
+class Shown:
+    """A compiled layer as `LayerKind.describe` receives it: its facts and what the presenter
+    (nnlang/present.py) wrote of them, for the tables and for a diagram."""
+
+    facts: Facts = Facts()
+    kernel: str = ""  # the Kernel, Stride and Padding columns: 5x5x3, 2x2, same (0/1)
+    stride: str = ""
+    padding: str = ""
+    step: str = ""  # the stride in a diagram: /2, /2x1; '' for 1
+    pad: str = ""  # the padding in a diagram: pad 2, pad same (0/1); '' for none
+
+
 @attrs.define
 class Result:
     """What a layer kind infers for one input."""
@@ -172,8 +207,21 @@ class LayerKind:
     keras_class: str = ""
     torch_class: str = ""
 
+    #: the word for it in a diagram ('max pool', 'LSTM'); empty: its name
+    word: str = ""
+
     def infer(self, shape: Shape, a: Args, ctx: Context) -> Optional[Result]:
         raise NotImplementedError
+
+    def facts(self, a: dict, shape: Shape, window: Optional[Window]) -> Facts:
+        """What the tables show of a compiled layer (its resolved arguments, input shape and the
+        Window its inference found) as numbers: the Kernel, Stride and Padding columns' facts."""
+        return Facts()
+
+    def describe(self, a: dict, shown: Shown) -> list:
+        """The pieces of the layer's line in a diagram, its kind and key hyper-parameters ('conv 5x5, 64',
+        '/2', 'pad 2'); empty pieces are left out, and 'no bias' and the activation follow them."""
+        return [self.word or self.name]
 
     # what the back ends ask of a compiled layer: `a` is its resolved arguments (LayerNode.args, a dict)
     def adds_bias(self, a: dict) -> bool:
@@ -219,6 +267,22 @@ def fmt_shape(shape) -> str:
 def fmt_dims(values) -> str:
     """3x3 (one entry per axis)."""
     return "x".join(str(v) for v in values)
+
+
+def fmt_axes(values) -> str:
+    """One number when every axis has it (2), else one per axis (2x1)."""
+    if isinstance(values, (tuple, list)) and len(set(values)) == 1:
+        return str(values[0])
+    return fmt_sizes(values)
+
+
+def fmt_sizes(values) -> str:
+    """5x5x3, ?x? (unknown sizes as ?); ? for none at all, N for a single number."""
+    if values is None:
+        return "?"
+    if isinstance(values, (tuple, list)):
+        return "x".join("?" if v is None else str(v) for v in values)
+    return str(values)
 
 
 def channels(shape: Shape, ctx: Context, what: str) -> Optional[int]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import attrs
+
 from ..formula import ZERO, F, product
-from .base import (Arg, Args, Context, LayerKind, Layout, Result, Weighted, channels, fmt_dims, pad_text,
-                   sliding_window)
+from .base import (Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, Weighted, channels, fmt_axes,
+                   fmt_dims, fmt_sizes, pad_text, sliding_window)
 
 _PAD_DOC = "valid (0), same (output = ceil(input/stride)), N on each side, or HxW"
 
@@ -45,6 +47,39 @@ class _Windowed(LayerKind):
     def adds_bias(self, a: dict) -> bool:
         return bool(a.get("bias", False))
 
+    def kernel(self, a: dict, cin: int) -> tuple:
+        """The weights' sizes, the Kernel column: k_h x k_w x the input channels each filter reads."""
+        raise NotImplementedError
+
+    def facts(self, a: dict, shape, window) -> Facts:
+        return Facts(self.kernel(a, shape[-1]), stride=window.stride, padding=window.padding,
+                     same=a["pad"] == "same")
+
+    def describe(self, a: dict, shown: Shown) -> list:
+        return [self._head(a), self._stride(shown), shown.pad, *self._extras(a)]
+
+    def _head(self, a: dict) -> str:
+        """'conv 5x5, 64'."""
+        head = f"{self.word or self.name} {fmt_sizes(a.get('k'))}"
+        if a.get("filters") is not None:
+            head += f", {a['filters']}"
+        return head
+
+    def _stride(self, shown: Shown) -> str:
+        return shown.step
+
+    def _extras(self, a: dict) -> list:
+        """'dilation 2', 'groups 4', 'x2 per channel'."""
+        out = []
+        dilation = a.get("dilation")
+        if dilation and fmt_axes(dilation) != "1":
+            out.append(f"dilation {fmt_axes(dilation)}")
+        if a.get("groups", 1) not in (1, None):
+            out.append(f"groups {a['groups']}")
+        if a.get("multiplier", 1) not in (1, None):
+            out.append(f"x{a['multiplier']} per channel")
+        return out
+
 
 def _spatial(dims) -> tuple:
     return tuple(d.value if d is not None else None for d in dims)
@@ -62,16 +97,19 @@ class Conv(_Windowed):
     options = _window_args(filters=True)
     export_as = "conv"
 
-    def __init__(self, spatial: int, name: str, aliases: tuple):
+    def __init__(self, spatial: int, name: str, aliases: tuple, word: str = ""):
         self.spatial = spatial
         self.name = name
         self.aliases = aliases
+        self.word = word
         self.keras_class = f"Conv{spatial}D"
         self.torch_class = f"Conv{spatial}d"
         self.ranks = (spatial + 1,)
         axes = {1: "length x channels", 2: "height x width x channels", 3: "depth x height x width x channels"}
         self.rank_hint = axes[spatial]
         self.summary = f"{spatial}-D convolution"
+        #: notes for an input of another rank, by that rank: the kind a user most likely meant
+        self.rank_notes = {2: "for a sequence (length x channels) use conv1d"} if spatial == 2 else {}
 
     def infer(self, shape, a: Args, ctx: Context):
         groups, filters = a.groups, a.filters
@@ -91,6 +129,9 @@ class Conv(_Windowed):
         return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, cin // groups)),
                       stride=fmt_dims(a.s), padding=pad_text(a.pad, geometry.padding), dims=dims, window=geometry)
 
+    def kernel(self, a: dict, cin: int) -> tuple:
+        return (*a["k"], cin // a["groups"])
+
     def equation_term(self, a: dict, shape):
         return Weighted("K", "convolution", (*a["k"], shape[-1], a["filters"]))
 
@@ -104,6 +145,10 @@ class Depthwise2D(_Windowed):
     options = _window_args(filters=False, multiplier=True)
     keras_class = "DepthwiseConv2D"
     torch_class = "Conv2d"  # with groups = input channels
+    word = "depthwise conv"
+
+    def kernel(self, a: dict, cin: int) -> tuple:
+        return (*a["k"], 1)
 
     def infer(self, shape, a: Args, ctx: Context):
         window = self.window(shape, a, ctx)
@@ -129,6 +174,14 @@ class Separable2D(_Windowed):
     options = _window_args(filters=False, multiplier=True)
     keras_class = "SeparableConv2D"
     torch_class = "SeparableConv2d"  # a module of the exported file: depthwise, then pointwise
+    word = "separable conv"
+
+    def kernel(self, a: dict, cin: int) -> tuple:
+        return (*a["k"], 1)
+
+    def facts(self, a: dict, shape, window) -> Facts:
+        # then the pointwise 1x1 over the depthwise outputs
+        return attrs.evolve(super().facts(a, shape, window), pointwise=(1, 1, shape[-1] * a["multiplier"]))
 
     def infer(self, shape, a: Args, ctx: Context):
         window = self.window(shape, a, ctx)
@@ -167,6 +220,18 @@ class Conv2DTranspose(_Windowed):
     # no Window: the padding crops the full output, which the exporters place as each framework does
     keras_class = "Conv2DTranspose"
     torch_class = "ConvTranspose2d"
+    word = "transposed conv"
+
+    def kernel(self, a: dict, cin: int) -> tuple:
+        return (*a["k"], cin)
+
+    def facts(self, a: dict, shape, window) -> Facts:
+        # the padding is cropped from the full output: 'same', or N (one per axis) from each side
+        return Facts(self.kernel(a, shape[-1]), stride=a["s"], crop=0 if a["pad"] == "valid" else a["pad"])
+
+    def _stride(self, shown: Shown) -> str:
+        stride = shown.facts.stride
+        return f"stride {fmt_axes(stride)}" if stride and set(stride) != {1} else ""
 
     def infer(self, shape, a: Args, ctx: Context):
         if any(extra >= s for extra, s in zip(a.output_padding, a.s)):
@@ -209,7 +274,7 @@ class Conv2DTranspose(_Windowed):
 
 KINDS = (
     Conv(1, "conv1d", ("Conv1D", "Conv1d", "convolution1d")),
-    Conv(2, "conv2d", ("Conv2D", "Conv2d", "convolution2d", "conv")),
+    Conv(2, "conv2d", ("Conv2D", "Conv2d", "convolution2d", "conv"), word="conv"),
     Conv(3, "conv3d", ("Conv3D", "Conv3d", "convolution3d")),
     Depthwise2D(),
     Separable2D(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..formula import ZERO, F, product
-from .base import Arg, Args, Context, LayerKind, Layout, Result, Weighted, channels, fmt_shape
+from .base import Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, Weighted, channels, fmt_shape
 
 
 class Dense(LayerKind):
@@ -23,6 +23,12 @@ class Dense(LayerKind):
 
     def equation_term(self, a: dict, shape):
         return Weighted("W", "product", (a["units"], shape[-1]))
+
+    def facts(self, a: dict, shape, window) -> Facts:
+        return Facts((shape[-1], a["units"]))  # inputs x units
+
+    def describe(self, a: dict, shown: Shown) -> list:
+        return [f"dense {a.get('units', '?')}"]
 
     def infer(self, shape, a: Args, ctx: Context):
         if not shape:
@@ -61,6 +67,12 @@ class Embedding(LayerKind):
     def infer(self, shape, a: Args, ctx: Context):
         return Result(tuple(shape) + (a.dim,), trainable=F(a.vocab) * a.dim, kernel=f"{a.vocab}x{a.dim}")
 
+    def facts(self, a: dict, shape, window) -> Facts:
+        return Facts((a["vocab"], a["dim"]))
+
+    def describe(self, a: dict, shown: Shown) -> list:
+        return [f"embedding {a.get('vocab', '?')}, dim {a.get('dim', '?')}"]
+
 
 class BatchNorm(LayerKind):
     name = "batchnorm"
@@ -76,6 +88,7 @@ class BatchNorm(LayerKind):
     layout = Layout.SPATIAL
     shows_input_layout = False
     keras_class = "BatchNormalization"
+    word = "batch norm"
     torch_class = "BatchNorm"  # BatchNorm1d, 2d or 3d by the number of axes after the channels
 
     def infer(self, shape, a: Args, ctx: Context):
@@ -97,6 +110,7 @@ class LayerNorm(LayerKind):
     options = BatchNorm.options
     layout = Layout.LAST_AXIS
     keras_class = "LayerNormalization"
+    word = "layer norm"
     torch_class = "LayerNorm"
 
     def infer(self, shape, a: Args, ctx: Context):

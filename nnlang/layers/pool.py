@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ..formula import product
-from .base import Arg, Args, Context, LayerKind, Layout, Result, channels, fmt_dims, pad_text, sliding_window
+from .base import (Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, channels, fmt_dims, fmt_sizes,
+                   pad_text, sliding_window)
+
+#: The diagram's words: an operation's, and a spatial rank's suffix
+_WORDS = {"max": "max pool", "avg": "avg pool"}
+_RANK_WORDS = {1: " 1d", 2: ""}
 
 #: Class names by operation: Keras', PyTorch's (for a spatial rank N)
 _CLASSES = {"max": ("MaxPooling{}D", "MaxPool{}d"), "avg": ("AveragePooling{}D", "AvgPool{}d")}
@@ -32,6 +37,13 @@ class Pool(LayerKind):
         self.ranks = (spatial + 1,)
         self.rank_hint = "length x channels" if spatial == 1 else "height x width x channels"
         self.summary = f"{'maximum' if op == 'max' else 'average'} pooling over {spatial}-D windows"
+        self.word = _WORDS[op] + _RANK_WORDS[spatial]
+
+    def facts(self, a: dict, shape, window) -> Facts:
+        return Facts(window.kernel, stride=window.stride, padding=window.padding, same=a["pad"] == "same")
+
+    def describe(self, a: dict, shown: Shown) -> list:
+        return [f"{self.word} {fmt_sizes(a.get('size'))}", shown.step, shown.pad, "ceil" if a.get("ceil") else ""]
 
     def infer(self, shape, a: Args, ctx: Context):
         if channels(shape, ctx, self.name) is None:
@@ -65,13 +77,17 @@ class GlobalPool(LayerKind):
         self.rank_hint = "length x channels" if spatial == 1 else "height x width x channels"
         self.summary = f"global {'maximum' if op == 'max' else 'average'} pooling: one value per channel"
         self.options = (Arg("keepdims", "bool", False, "keep the pooled axes with size 1"),)
+        self.word = "global " + _WORDS[op] + _RANK_WORDS[spatial]
+
+    def facts(self, a: dict, shape, window) -> Facts:
+        return Facts(tuple(shape[:-1]))  # the pooled size, None where unknown
 
     def infer(self, shape, a: Args, ctx: Context):
         c = channels(shape, ctx, self.name)
         if c is None:
             return None
         out = ((1,) * self.spatial + (c,)) if a.keepdims else (c,)
-        result = Result(out, kernel=fmt_dims(shape[:-1]))
+        result = Result(out, kernel=fmt_sizes(shape[:-1]))
         if None not in shape:
             result.pool_ops = product(shape)
         return result

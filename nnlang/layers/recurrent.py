@@ -10,7 +10,7 @@ textbook one.
 from __future__ import annotations
 
 from ..formula import F
-from .base import Arg, Args, Context, LayerKind, Layout, Result, fmt_shape
+from .base import Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, fmt_shape
 
 
 class Recurrent(LayerKind):
@@ -25,6 +25,7 @@ class Recurrent(LayerKind):
     def __init__(self, name: str, gates: int, aliases: tuple, summary: str, keras_class: str, torch_class: str,
                  gru: bool = False):
         self.name, self.gates, self.aliases, self.summary = name, gates, aliases, summary
+        self.word = name.upper()  # RNN, LSTM, GRU
         self.keras_class, self.torch_class = keras_class, torch_class
         options = [
             Arg("return_sequences", "bool", False, "output every time step (T x units) instead of the last"),
@@ -35,6 +36,15 @@ class Recurrent(LayerKind):
             options.append(Arg("reset_after", "bool", True,
                                "apply the reset gate after the recurrent product (Keras' default: 2 biases/gate)"))
         self.options = tuple(options)
+
+    def facts(self, a: dict, shape, window) -> Facts:
+        # per gate, the input and the hidden state (features + units) into the units
+        inputs = shape[-1] + a["units"]
+        return Facts((self.gates, inputs, a["units"]) if self.gates > 1 else (inputs, a["units"]))
+
+    def describe(self, a: dict, shown: Shown) -> list:
+        head = f"{'bidirectional ' if a.get('bidirectional') else ''}{self.word} {a.get('units', '?')}"
+        return [head, "return_sequences" if a.get("return_sequences") else ""]
 
     def biases_per_gate(self, a: Args, convention: str) -> int:
         if not a.bias:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Optional
 
 from ..formula import F, product
-from .base import ACTIVATIONS, Arg, Args, Context, LayerKind, Layout, Result, fmt_dims, fmt_shape
+from .base import (ACTIVATIONS, Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, fmt_axes, fmt_dims,
+                   fmt_shape, fmt_sizes)
 
 
 class Input(LayerKind):
@@ -51,6 +52,9 @@ class Reshape(LayerKind):
     keras_class = "Reshape"
     torch_class = "Reshape"  # a module of the exported file: the target leaves out the batch axis
 
+    def describe(self, a: dict, shown: Shown) -> list:
+        return [f"reshape {fmt_shape(a.get('target'))}"]
+
     def infer(self, shape, a: Args, ctx: Context):
         target = list(a.target)
         if sum(1 for d in target if d == -1) > 1:
@@ -87,6 +91,14 @@ class UpSample2D(LayerKind):
     layout = Layout.SPATIAL
     keras_class = "UpSampling2D"
     torch_class = "Upsample"
+    word = "upsample"
+
+    def facts(self, a: dict, shape, window) -> Facts:
+        return Facts(a["factor"])  # the Kernel column shows the factor
+
+    def describe(self, a: dict, shown: Shown) -> list:
+        interpolation = a.get("interpolation", "nearest")
+        return [f"upsample x{fmt_axes(a.get('factor'))}", str(interpolation) if interpolation != "nearest" else ""]
 
     def infer(self, shape, a: Args, ctx: Context):
         dims = tuple(None if n is None else F(n) * f for n, f in zip(shape[:-1], a.factor))
@@ -107,6 +119,22 @@ class ZeroPad2D(LayerKind):
     layout = Layout.SPATIAL
     keras_class = "ZeroPadding2D"
     torch_class = "ZeroPad2d"
+    word = "zero pad"
+
+    def facts(self, a: dict, shape, window) -> Facts:
+        return Facts(sides=a["padding"])
+
+    def describe(self, a: dict, shown: Shown) -> list:
+        pad = a.get("padding")
+        if isinstance(pad, tuple) and len(pad) == 4:
+            top, bottom, left, right = pad
+            if len(set(pad)) == 1:
+                pad = top
+            elif (top, left) == (bottom, right):
+                pad = f"{top}x{left}"
+            else:
+                pad = f"{top}/{bottom}x{left}/{right}"  # as the summary table shows it
+        return [f"zero pad {fmt_sizes(pad)}"]
 
     def infer(self, shape, a: Args, ctx: Context):
         top, bottom, left, right = a.padding
@@ -126,6 +154,9 @@ class Dropout(LayerKind):
     keras_class = "Dropout"
     torch_class = "Dropout"
 
+    def describe(self, a: dict, shown: Shown) -> list:
+        return [f"dropout {a.get('rate', '?')}"]
+
     def infer(self, shape, a: Args, ctx: Context):
         return Result(shape)
 
@@ -143,6 +174,9 @@ class Activation(LayerKind):
 
     def activation_function(self, a: dict) -> str:
         return a.get("function", "relu")
+
+    def describe(self, a: dict, shown: Shown) -> list:
+        return [str(a.get("function", "activation"))]
 
 
 class Join(LayerKind):

@@ -10,7 +10,7 @@ unknown, later statements are still checked for what does not depend on it.
 
 from __future__ import annotations
 
-from .limits import MAX_CALL_DEPTH, MAX_DEPTH, MAX_LAYERS, MAX_NAME, MAX_NODES, MAX_STEPS, MAX_VALUES  # noqa: F401 (also read from here)
+from .limits import MAX_NAME
 from . import ast, ir, layers
 from .diagnostics import DiagnosticBag, suggest
 from .passes import PASSES, ModelContext, run_passes

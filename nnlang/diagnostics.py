@@ -12,7 +12,7 @@ from typing import Iterable, NamedTuple
 
 import attrs
 
-from .limits import MAX_DIAGNOSTICS  # noqa: F401 (also read from here)
+from .limits import MAX_DIAGNOSTICS
 from .source import NOWHERE, Source, Span
 
 ERROR = "error"

@@ -26,9 +26,6 @@ class LayerNode:
     non_trainable: F = ZERO
     macs: F = ZERO
     pool_ops: F = ZERO
-    kernel: str = ""
-    stride: str = ""
-    padding: str = ""
     activation: str = ""
     dims: tuple = ()
     args: dict = attrs.Factory(dict)  # resolved hyper-parameters, for exports and diagrams

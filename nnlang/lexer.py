@@ -27,7 +27,7 @@ from lark import Token
 from lark.exceptions import UnexpectedCharacters
 from lark.lexer import Lexer
 
-from .limits import MAX_LITERAL, MAX_NESTING, MAX_STATEMENT_TOKENS, MAX_TOKENS  # noqa: F401 (also read from here)
+from .limits import MAX_NESTING, MAX_STATEMENT_TOKENS, MAX_TOKENS
 from . import ast
 from .source import Span
 

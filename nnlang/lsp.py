@@ -38,7 +38,7 @@ from typing import Callable, Iterable, NamedTuple, Optional
 import attrs
 from lsprotocol import types as lsp
 
-from .limits import MAX_DOCUMENT_CHARS  # noqa: F401 (also read from here)
+from .limits import MAX_DOCUMENT_CHARS
 from . import __version__, ast, ir, layers, present
 from .choices import CONVENTIONS
 from .diagnostics import MAX_DIAGNOSTICS, Diagnostic, DiagnosticBag

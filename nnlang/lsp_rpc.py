@@ -36,7 +36,7 @@ import os
 import re
 import threading
 from typing import Any, NamedTuple, Optional, Union
-from .limits import MAX_CONTENT_LENGTH, MAX_HEADER_BYTES  # noqa: F401 (also read from here)
+from .limits import MAX_CONTENT_LENGTH, MAX_HEADER_BYTES
 
 logger = logging.getLogger("nnlang.lsp")
 

@@ -14,11 +14,10 @@ from typing import Optional
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from .limits import RECURSION_LIMIT  # noqa: F401 (also read from here)
+from .limits import MAX_LITERAL, MAX_NESTING, MAX_STATEMENT_TOKENS, MAX_TOKENS, RECURSION_LIMIT
 from . import ast
 from .diagnostics import Diagnostic, DiagnosticBag
-from .lexer import (FOLDED, MAX_LITERAL, MAX_NESTING, MAX_STATEMENT_TOKENS, MAX_TOKENS, LimitExceeded, NnLexer,
-                    number, value_node)
+from .lexer import FOLDED, LimitExceeded, NnLexer, number, value_node
 from .source import Source, Span, grammar_text
 
 __all__ = ["MAX_LITERAL", "MAX_NESTING", "MAX_STATEMENT_TOKENS", "MAX_TOKENS", "RECURSION_LIMIT", "parse"]

@@ -11,7 +11,7 @@ from typing import NamedTuple, Optional, Union
 import attrs
 
 from . import ir, present
-from .choices import DTYPE_BYTES, OPS, OPTIMIZER_STATE, UNITS  # noqa: F401 (OPS: read from here too)
+from .choices import DTYPE_BYTES, OPTIMIZER_STATE, UNITS
 from .layers import kind_of
 from .layers.base import fmt_shape
 

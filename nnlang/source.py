@@ -9,7 +9,7 @@ import stat
 from typing import NamedTuple
 
 import attrs
-from .limits import MAX_SOURCE_BYTES  # noqa: F401 (also read from here)
+from .limits import MAX_SOURCE_BYTES
 
 
 class Span(NamedTuple):

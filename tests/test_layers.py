@@ -4,7 +4,7 @@
 One case per kind (shape, parameters, MACs), the counting conventions, PyTorch's ceil mode and
 the pooling warnings are fixtures in tests/fixtures/layers/, run by tests/test_fixtures.py."""
 
-from nnlang import layers
+from nnlang import layers, present
 from nnlang.driver import compile_text
 
 
@@ -25,7 +25,7 @@ def test_pooling_stride_defaults_to_size_and_counts_pool_ops():
 def test_same_pooling_like_keras():
     node, compilation = single("input 7x7x8; maxpool2d 2 pad=same")
     assert node.output_shape == (4, 4, 8)  # ceil(7/2)
-    assert node.padding == "same (0/1)"
+    assert present.geometry(node).padding == "same (0/1)"  # (2*(4 - 1) + 2 - 7) = 1 extra: 0 before, 1 after
     assert [d.code for d in compilation.diagnostics] == ["W202"]
 
 

@@ -122,9 +122,6 @@ class Result:
     non_trainable: F = ZERO
     macs: F = ZERO
     pool_ops: F = ZERO
-    kernel: str = ""
-    stride: str = ""
-    padding: str = ""
     dims: tuple = ()  # F (or None) per output dimension whose size was computed
     notes: tuple = ()
     window: Optional[Window] = None  # convolutions and pooling
@@ -334,22 +331,6 @@ def window_output(n, k, s, d, before, after, *, ceil=False) -> Optional[F]:
     value = span // s + 1
     shown = f"floor(({inner})/{s}) + 1" if span % s else f"({inner})/{s} + 1"
     return F(value, shown, 1)
-
-
-def pad_text(pad, pads) -> str:
-    """How padding reads in the report: 0, 2, 0/1 (before/after), same shown resolved."""
-    parts = []
-    for before, after in pads:
-        if before is None:
-            parts.append("?")
-        elif before == after:
-            parts.append(str(before))
-        else:
-            parts.append(f"{before}/{after}")
-    resolved = "x".join(parts) if len(set(parts)) > 1 else (parts[0] if parts else "0")
-    if pad == "same":
-        return f"same ({resolved})"
-    return resolved
 
 
 def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, pool=False, kernel_arg="k"):

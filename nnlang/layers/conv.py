@@ -6,7 +6,7 @@ import attrs
 
 from ..formula import ZERO, F, product
 from .base import (Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, Weighted, channels, fmt_axes,
-                   fmt_dims, fmt_sizes, pad_text, sliding_window)
+                   fmt_dims, fmt_sizes, sliding_window)
 
 _PAD_DOC = "valid (0), same (output = ceil(input/stride)), N on each side, or HxW"
 
@@ -126,8 +126,7 @@ class Conv(_Windowed):
         params = weights + filters if a.bias else weights
         out = _spatial(dims) + (filters,)
         macs = ZERO if None in out else product([*(d.value for d in dims), filters]) * per_filter
-        return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, cin // groups)),
-                      stride=fmt_dims(a.s), padding=pad_text(a.pad, geometry.padding), dims=dims, window=geometry)
+        return Result(out, trainable=params, macs=macs, dims=dims, window=geometry)
 
     def kernel(self, a: dict, cin: int) -> tuple:
         return (*a["k"], cin // a["groups"])
@@ -160,8 +159,7 @@ class Depthwise2D(_Windowed):
         params = weights + cout if a.bias else weights
         out = _spatial(dims) + (cout,)
         macs = ZERO if None in out else product([*(d.value for d in dims), cout]) * product(a.k)
-        return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, 1)), stride=fmt_dims(a.s),
-                      padding=pad_text(a.pad, geometry.padding), dims=dims, window=geometry)
+        return Result(out, trainable=params, macs=macs, dims=dims, window=geometry)
 
 
 class Separable2D(_Windowed):
@@ -198,8 +196,7 @@ class Separable2D(_Windowed):
         else:
             positions = product([d.value for d in dims])
             macs = positions * mid * product(a.k) + positions * mid * a.filters
-        return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, 1)) + f" + 1x1x{mid}",
-                      stride=fmt_dims(a.s), padding=pad_text(a.pad, geometry.padding), dims=dims, window=geometry)
+        return Result(out, trainable=params, macs=macs, dims=dims, window=geometry)
 
 
 class Conv2DTranspose(_Windowed):
@@ -267,9 +264,7 @@ class Conv2DTranspose(_Windowed):
         out = _spatial(dims) + (a.filters,)
         # every input position is scattered through the whole kernel into every output channel
         macs = ZERO if None in shape else product([*shape[:-1], cin]) * per_input
-        pads = "same" if a.pad == "same" else ("0" if a.pad == "valid" else str(a.pad))
-        return Result(out, trainable=params, macs=macs, kernel=fmt_dims((*a.k, cin)), stride=fmt_dims(a.s),
-                      padding=pads, dims=tuple(dims))
+        return Result(out, trainable=params, macs=macs, dims=tuple(dims))
 
 
 KINDS = (

@@ -46,7 +46,7 @@ class Dense(LayerKind):
                              f"(as Keras does): the same {inputs}x{a.units} weights serve every position of {fmt_shape(leading)}")
         positions = [d for d in leading if d is not None]
         macs = product([*positions, inputs, a.units]) if positions else weights
-        return Result(shape[:-1] + (a.units,), trainable=params, macs=macs, kernel=f"{inputs}x{a.units}")
+        return Result(shape[:-1] + (a.units,), trainable=params, macs=macs)
 
 
 class Embedding(LayerKind):
@@ -65,7 +65,7 @@ class Embedding(LayerKind):
     torch_class = "Embedding"
 
     def infer(self, shape, a: Args, ctx: Context):
-        return Result(tuple(shape) + (a.dim,), trainable=F(a.vocab) * a.dim, kernel=f"{a.vocab}x{a.dim}")
+        return Result(tuple(shape) + (a.dim,), trainable=F(a.vocab) * a.dim)
 
     def facts(self, a: dict, shape, window) -> Facts:
         return Facts((a["vocab"], a["dim"]))

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ..formula import product
-from .base import (Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, channels, fmt_dims, fmt_sizes,
-                   pad_text, sliding_window)
+from .base import (Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, channels, fmt_sizes, sliding_window)
 
 #: The diagram's words: an operation's, and a spatial rank's suffix
 _WORDS = {"max": "max pool", "avg": "avg pool"}
@@ -56,8 +55,7 @@ class Pool(LayerKind):
         dims, geometry = window
         out = tuple(d.value if d is not None else None for d in dims) + (shape[-1],)
         pool_ops = None if None in out else product([*out]) * product(a.size)
-        result = Result(out, kernel=fmt_dims(a.size), stride=fmt_dims(stride),
-                        padding=pad_text(a.pad, geometry.padding), dims=dims, window=geometry)
+        result = Result(out, dims=dims, window=geometry)
         if pool_ops is not None:
             result.pool_ops = pool_ops
         return result
@@ -87,7 +85,7 @@ class GlobalPool(LayerKind):
         if c is None:
             return None
         out = ((1,) * self.spatial + (c,)) if a.keepdims else (c,)
-        result = Result(out, kernel=fmt_sizes(shape[:-1]))
+        result = Result(out)
         if None not in shape:
             result.pool_ops = product(shape)
         return result

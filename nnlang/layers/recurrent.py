@@ -82,8 +82,7 @@ class Recurrent(LayerKind):
             macs = F(steps) * per_step
         width = directions * u
         out = (steps, width) if a.return_sequences else (width,)
-        return Result(out, trainable=params, macs=macs, kernel=f"{g}x{features + u}x{u}" if g > 1 else
-                      f"{features + u}x{u}")
+        return Result(out, trainable=params, macs=macs)
 
 
 KINDS = (

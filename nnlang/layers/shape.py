@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Optional
 
 from ..formula import F, product
-from .base import (ACTIVATIONS, Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, fmt_axes, fmt_dims,
-                   fmt_shape, fmt_sizes)
+from .base import (ACTIVATIONS, Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, fmt_axes, fmt_shape,
+                   fmt_sizes)
 
 
 class Input(LayerKind):
@@ -103,7 +103,7 @@ class UpSample2D(LayerKind):
     def infer(self, shape, a: Args, ctx: Context):
         dims = tuple(None if n is None else F(n) * f for n, f in zip(shape[:-1], a.factor))
         out = tuple(None if d is None else d.value for d in dims) + (shape[-1],)
-        return Result(out, kernel=fmt_dims(a.factor), dims=dims)
+        return Result(out, dims=dims)
 
 
 class ZeroPad2D(LayerKind):
@@ -141,7 +141,7 @@ class ZeroPad2D(LayerKind):
         h, w, c = shape
         dims = (None if h is None else F(h) + top + bottom, None if w is None else F(w) + left + right)
         out = tuple(None if d is None else d.value for d in dims) + (c,)
-        return Result(out, padding=f"{top}/{bottom}x{left}/{right}", dims=dims)
+        return Result(out, dims=dims)
 
 
 class Dropout(LayerKind):

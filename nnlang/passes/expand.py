@@ -252,7 +252,7 @@ class Expansion:
         node.output_shape = tuple(result.shape)
         node.trainable, node.non_trainable = result.trainable, result.non_trainable
         node.macs, node.pool_ops = result.macs, result.pool_ops
-        node.kernel, node.stride, node.padding, node.dims = result.kernel, result.stride, result.padding, result.dims
+        node.dims = result.dims
         node.window = result.window
         if stmt.expect is not None:
             self.expect(stmt.expect, scope.env, node.output_shape, layer=node)

@@ -965,7 +965,8 @@ def _hover_layer_stmt(analysis: Analysis, item, stmt: ast.Layer, in_block: Optio
     if stmt.kind in analysis.block_names():
         entries = [(m, g) for m, g in analysis.groups.get(stmt.span, []) if g.kind == "block"]
         return hover_groups(entries, "block call") if entries else None
-    if isinstance(item, ast.Model) and item.body and item.body[0] is stmt and stmt.kind.lower() == "input":
+    kind = layers.lookup(stmt.kind)
+    if isinstance(item, ast.Model) and item.body and item.body[0] is stmt and kind is not None and kind.model_input:
         model = analysis.model(item.name)
         if model is None:
             return None

@@ -187,10 +187,24 @@ class Join(LayerKind):
     joins_branches = True
     #: what the branches' shapes must agree on, in words (for the diagnostic when they do not)
     agreement = ""
+    #: whether the sizes of the last (channel) axis add up instead of agreeing
+    sums_channels = False
 
     def join(self, shapes: list) -> Optional[tuple]:
         """The joined shape, or None when the shapes do not agree."""
-        raise NotImplementedError
+        first = shapes[0]
+        if any(len(s) != len(first) for s in shapes):
+            return None
+        out = []
+        for axis, dims in enumerate(zip(*shapes)):
+            if self.sums_channels and axis == len(first) - 1:
+                out.append(None if None in dims else sum(dims))
+                continue
+            agree, size = _agreeing(dims)
+            if not agree:
+                return None
+            out.append(size)
+        return tuple(out)
 
     def compared(self, shape: tuple) -> tuple:
         """The part of a branch's shape that must equal the other branches'."""
@@ -214,21 +228,7 @@ class Concat(Join):
     agreement = "all but the channel axis"
     keras_class = "Concatenate"
     torch_class = "Concat"  # a module of the exported file: torch.cat on the channel axis of its layout
-
-    def join(self, shapes: list) -> Optional[tuple]:
-        first = shapes[0]
-        if any(len(s) != len(first) for s in shapes):
-            return None
-        out = []
-        for axis, dims in enumerate(zip(*shapes)):
-            if axis == len(first) - 1:
-                out.append(None if None in dims else sum(dims))
-                continue
-            agree, size = _agreeing(dims)
-            if not agree:
-                return None
-            out.append(size)
-        return tuple(out)
+    sums_channels = True
 
     def compared(self, shape: tuple) -> tuple:
         return shape[:-1]
@@ -241,18 +241,6 @@ class Add(Join):
     agreement = "every axis"
     keras_class = "Add"
     torch_class = "Add"  # a module of the exported file: the sum of its inputs
-
-    def join(self, shapes: list) -> Optional[tuple]:
-        first = shapes[0]
-        if any(len(s) != len(first) for s in shapes):
-            return None
-        out = []
-        for dims in zip(*shapes):
-            agree, size = _agreeing(dims)
-            if not agree:
-                return None
-            out.append(size)
-        return tuple(out)
 
     def compared(self, shape: tuple) -> tuple:
         return shape

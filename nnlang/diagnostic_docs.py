@@ -378,8 +378,8 @@ def compile_example(code: str):
         from .emit.codegen import ExportError, exporter
 
         try:
-            exporter(doc.command[doc.command.index("--to") + 1]).export(compilation.program, None, source_lines=compilation.source.lines,
-                           file_name=EXAMPLE_NAME, numbers=compilation.program)
+            exporter(doc.command[doc.command.index("--to") + 1]).export(
+                compilation.program, None, source_lines=compilation.source.lines, file_name=EXAMPLE_NAME)
         except ExportError as error:
             compilation.diagnostics.extend([error.diagnostic()])
     return compilation

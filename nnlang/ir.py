@@ -32,10 +32,20 @@ class LayerNode:
     span: Span = attrs.field(default=None)
     label: Optional[str] = None
     window: object = None  # layers.base.Window of a convolution or pooling, for the exporters
+    #: convention -> (trainable F, non_trainable F) where the counts depend on the counting convention
+    #: (layers.base.Result.by_convention); None where they do not. `trainable` and `non_trainable`
+    #: hold the compilation's convention's.
+    by_convention: Optional[dict] = None
 
     @property
     def params(self) -> int:
         return self.trainable.value + self.non_trainable.value
+
+    def counts(self, convention: Optional[str] = None) -> tuple:
+        """(trainable F, non_trainable F) as `convention` counts them; None: the compilation's."""
+        if convention is None or self.by_convention is None:
+            return self.trainable, self.non_trainable
+        return self.by_convention[convention]
 
 
 @attrs.define(slots=True, eq=False)
@@ -59,8 +69,9 @@ class Group:
             else:
                 yield child
 
-    def totals(self) -> "Totals":
-        return Totals.of(self.layers())
+    def totals(self, convention: Optional[str] = None) -> "Totals":
+        """The sums over its layers, the parameters as `convention` counts them (None: the compilation's)."""
+        return Totals.of(self.layers(), convention)
 
     @property
     def depth(self) -> int:
@@ -79,11 +90,17 @@ class Totals(NamedTuple):
         return self.trainable + self.non_trainable
 
     @classmethod
-    def of(cls, layers) -> "Totals":
+    def of(cls, layers, convention: Optional[str] = None) -> "Totals":
+        """The sums over `layers`, the parameters as `convention` counts them (None: the compilation's)."""
         trainable = non_trainable = macs = pool_ops = count = 0
         for layer in layers:
-            trainable += layer.trainable.value
-            non_trainable += layer.non_trainable.value
+            if convention is None or layer.by_convention is None:
+                trainable += layer.trainable.value
+                non_trainable += layer.non_trainable.value
+            else:
+                learned, kept = layer.by_convention[convention]
+                trainable += learned.value
+                non_trainable += kept.value
             macs += layer.macs.value
             pool_ops += layer.pool_ops.value
             count += 1
@@ -103,17 +120,18 @@ class Model:
     def output_shape(self) -> Optional[Shape]:
         return self.root.output_shape if self.root else None
 
-    def totals(self) -> Totals:
-        return Totals.of(self.layers)
+    def totals(self, convention: Optional[str] = None) -> Totals:
+        return Totals.of(self.layers, convention)
 
-    def group_totals(self) -> dict:
+    def group_totals(self, convention: Optional[str] = None) -> dict:
         """Totals of the model and of every group below it, keyed by id(group), in one pass
-        (asking each group for its own would walk a layer once per enclosing group)."""
+        (asking each group for its own would walk a layer once per enclosing group); the
+        parameters as `convention` counts them (None: the compilation's)."""
         found: dict = {}
 
         def walk(group) -> Totals:
             inner = [walk(child) for child in group.children if isinstance(child, Group)]
-            own = Totals.of(child for child in group.children if not isinstance(child, Group))
+            own = Totals.of((child for child in group.children if not isinstance(child, Group)), convention)
             totals = found[id(group)] = Totals(*map(sum, zip(own, *inner))) if inner else own
             return totals
 

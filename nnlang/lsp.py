@@ -776,8 +776,9 @@ def _worked(value) -> str:
     return _num(value.value) if value.is_literal else f"`{value.worked()}`"
 
 
-def _layer_details(node: ir.LayerNode) -> list[str]:
-    """The full description of one compiled layer: shape, parameters, MACs and their formulas."""
+def _layer_details(node: ir.LayerNode, convention: Optional[str] = None) -> list[str]:
+    """The full description of one compiled layer: shape, parameters (as `convention` counts them;
+    None: the compilation's convention), MACs and their formulas."""
     out = [f"- output shape: {_shape(node.output_shape)}"]
     if node.input_shape is not None:
         out[0] += f" from {_shape(node.input_shape)}"
@@ -789,11 +790,12 @@ def _layer_details(node: ir.LayerNode) -> list[str]:
         out.append("- output size: " + "; ".join(f"`{s}`" for s in sizes))
     if node.output_shape is None:
         return out
-    out.append(f"- params: {_params_line(node.trainable.value, node.non_trainable.value)}")
-    if not node.trainable.is_literal:
-        out.append(f"  - trainable: `{node.trainable.worked()}`")
-    if not node.non_trainable.is_literal:
-        out.append(f"  - non-trainable: `{node.non_trainable.worked()}`")
+    trainable, non_trainable = node.counts(convention)
+    out.append(f"- params: {_params_line(trainable.value, non_trainable.value)}")
+    if not trainable.is_literal:
+        out.append(f"  - trainable: `{trainable.worked()}`")
+    if not non_trainable.is_literal:
+        out.append(f"  - non-trainable: `{non_trainable.worked()}`")
     out.append(f"- MACs: {_worked(node.macs)}")
     if node.pool_ops.value:
         out.append(f"- pool ops: {_worked(node.pool_ops)}")
@@ -806,39 +808,45 @@ def _layer_details(node: ir.LayerNode) -> list[str]:
     return out
 
 
-def _layer_brief(model: ir.Model, node: ir.LayerNode) -> str:
+def _layer_brief(model: ir.Model, node: ir.LayerNode, convention: Optional[str] = None) -> str:
     if node.output_shape is None:
         return f"- `{_where(model, node.path, node.name)}`: output unknown"
-    return (f"- `{_where(model, node.path, node.name)}`: {_shape(node.output_shape)}, params {_num(node.params)}, "
+    params = sum(count.value for count in node.counts(convention))
+    return (f"- `{_where(model, node.path, node.name)}`: {_shape(node.output_shape)}, params {_num(params)}, "
             f"MACs {_num(node.macs.value)}")
 
 
-def _same_numbers(nodes) -> bool:
-    keys = {(n.output_shape, n.input_shape, n.trainable.text, n.non_trainable.text, n.macs.text, n.trainable.value,
-             n.non_trainable.value, n.macs.value) for _, n in nodes}
+def _same_numbers(nodes, convention: Optional[str] = None) -> bool:
+    keys = set()
+    for _, n in nodes:
+        trainable, non_trainable = n.counts(convention)
+        keys.add((n.output_shape, n.input_shape, trainable.text, non_trainable.text, n.macs.text, trainable.value,
+                  non_trainable.value, n.macs.value))
     return len(keys) == 1
 
 
-def hover_layer(entries: list[tuple[ir.Model, ir.LayerNode]], in_block: Optional[str]) -> str:
-    """Markdown for a layer statement compiled once (in a model) or once per call (in a block)."""
+def hover_layer(entries: list[tuple[ir.Model, ir.LayerNode]], in_block: Optional[str],
+                convention: Optional[str] = None) -> str:
+    """Markdown for a layer statement compiled once (in a model) or once per call (in a block); the
+    parameters as `convention` counts them (None: the compilation's convention)."""
     model, first = entries[0]
     if len(entries) == 1:
         where = f"block `{in_block}`, called once as " if in_block else ""
         head = f"**{first.name}** · `{first.kind}` · {where}`{_where(model, first.path)}`"
-        return "\n".join([head, "", *_layer_details(first)])
+        return "\n".join([head, "", *_layer_details(first, convention)])
     count = len(entries)
     # in a block, a statement runs once per call; in a model, once per repetition of a repeat
     where, runs = (f"in block `{in_block}`", "calls") if in_block else ("repeated", "times")
-    if _same_numbers(entries):
+    if _same_numbers(entries, convention):
         head = f"**{first.kind}** {where} · {count} {runs}, the same numbers each time"
         names = [f"`{_where(m, n.path, n.name)}`" for m, n in entries[:MAX_CALLS_SHOWN]]
         more = f" and {count - MAX_CALLS_SHOWN} more" if count > MAX_CALLS_SHOWN else ""
-        return "\n".join([head, "", *_layer_details(first), "", "as: " + ", ".join(names) + more])
+        return "\n".join([head, "", *_layer_details(first, convention), "", "as: " + ", ".join(names) + more])
     head = f"**{first.kind}** {where} · {count} {runs}; the first, `{_where(model, first.path, first.name)}`:"
     shown = entries if count <= MAX_CALLS_SHOWN + 1 else entries[:MAX_CALLS_SHOWN]
-    out = [head, "", *_layer_details(first), "", "each time:" if len(shown) == count else
+    out = [head, "", *_layer_details(first, convention), "", "each time:" if len(shown) == count else
            f"the first {len(shown)} of {count}:"]
-    out += [_layer_brief(m, n) for m, n in shown]
+    out += [_layer_brief(m, n, convention) for m, n in shown]
     if len(shown) < count:
         out.append(f"- … and {count - len(shown)} more {'calls' if in_block else ''}".rstrip())
     return "\n".join(out)
@@ -849,8 +857,8 @@ def _group_input(group: ir.Group):
     return first.input_shape if first is not None else None
 
 
-def _group_lines(model: ir.Model, group: ir.Group) -> list[str]:
-    totals = group.totals()
+def _group_lines(model: ir.Model, group: ir.Group, convention: Optional[str] = None) -> list[str]:
+    totals = group.totals(convention)
     out = [f"- output shape: {_shape(group.output_shape)}"]
     entry = _group_input(group)
     if entry is not None:
@@ -863,20 +871,21 @@ def _group_lines(model: ir.Model, group: ir.Group) -> list[str]:
     return out
 
 
-def hover_groups(entries: list[tuple[ir.Model, ir.Group]], what: str) -> str:
-    """Markdown for a block call, a branch or a labelled join: totals of the layers inside."""
+def hover_groups(entries: list[tuple[ir.Model, ir.Group]], what: str, convention: Optional[str] = None) -> str:
+    """Markdown for a block call, a branch or a labelled join: totals of the layers inside (the
+    parameters as `convention` counts them; None: the compilation's convention)."""
     model, first = entries[0]
     title = f"call of block `{first.block}`" if first.kind == "block" else what
     if len(entries) == 1:
         return "\n".join([f"**{first.name}** · {title} · `{_where(model, first.path[:-1])}`", "",
-                          *_group_lines(model, first)])
+                          *_group_lines(model, first, convention)])
     count = len(entries)
     out = [f"**{title}** · {count} instances; the first, `{_where(model, first.path)}`:", "",
-           *_group_lines(model, first), ""]
+           *_group_lines(model, first, convention), ""]
     shown = entries if count <= MAX_CALLS_SHOWN + 1 else entries[:MAX_CALLS_SHOWN]
     out.append("every instance:" if len(shown) == count else f"the first {len(shown)} of {count}:")
     for m, group in shown:
-        totals = group.totals()
+        totals = group.totals(convention)
         out.append(f"- `{_where(m, group.path)}`: {_shape(group.output_shape)}, params {_num(totals.params)}, "
                    f"MACs {_num(totals.macs)}")
     if len(shown) < count:
@@ -884,8 +893,8 @@ def hover_groups(entries: list[tuple[ir.Model, ir.Group]], what: str) -> str:
     return "\n".join(out)
 
 
-def hover_model(model: ir.Model) -> str:
-    totals = model.totals()
+def hover_model(model: ir.Model, convention: Optional[str] = None) -> str:
+    totals = model.totals(convention)
     out = [f"**model {model.name}**", "",
            f"- input {_shape(model.input_shape)} → output {_shape(model.output_shape)}",
            f"- params: {_params_line(totals.trainable, totals.non_trainable)}",
@@ -897,6 +906,7 @@ def hover_model(model: ir.Model) -> str:
 
 
 def hover_block_def(analysis: Analysis, block: ast.BlockDef) -> str:
+    convention = analysis.convention
     params = ", ".join(p.name for p in block.params)
     calls = []
     for entries in analysis.groups.values():
@@ -907,13 +917,13 @@ def hover_block_def(analysis: Analysis, block: ast.BlockDef) -> str:
     model, first = calls[0]
     if len(calls) == 1:
         return "\n".join([head, "", f"called once, as `{_where(model, first.path)}`:", "",
-                          *_group_lines(model, first)])
+                          *_group_lines(model, first, convention)])
     shown = calls if len(calls) <= MAX_CALLS_SHOWN + 1 else calls[:MAX_CALLS_SHOWN]
     out = [head, "", f"called {len(calls)} times; the first, `{_where(model, first.path)}`:", "",
-           *_group_lines(model, first), "", "each call:" if len(shown) == len(calls) else
+           *_group_lines(model, first, convention), "", "each call:" if len(shown) == len(calls) else
            f"the first {len(shown)} of {len(calls)} calls:"]
     for m, group in shown:
-        totals = group.totals()
+        totals = group.totals(convention)
         out.append(f"- `{_where(m, group.path)}`: {_shape(group.output_shape)}, params {_num(totals.params)}, "
                    f"MACs {_num(totals.macs)}")
     if len(shown) < len(calls):
@@ -943,7 +953,7 @@ def hover(analysis: Analysis, position: lsp.Position, encoding: str = "utf-16") 
         return None
     if isinstance(innermost, ast.Model):
         model = analysis.model(innermost.name)
-        text, span = (hover_model(model) if model is not None else None), innermost.name_span
+        text, span = (hover_model(model, analysis.convention) if model is not None else None), innermost.name_span
     elif isinstance(innermost, ast.BlockDef):
         text, span = hover_block_def(analysis, innermost), innermost.name_span
     elif isinstance(innermost, ast.Layer):
@@ -952,10 +962,10 @@ def hover(analysis: Analysis, position: lsp.Position, encoding: str = "utf-16") 
         text = _hover_merge(analysis, innermost, in_block)
     elif isinstance(innermost, ast.Branch):
         entries = analysis.groups.get(innermost.span, [])
-        text = hover_groups(entries, f"branch of `{chain[-2].mode}`") if entries else None
+        text = hover_groups(entries, f"branch of `{chain[-2].mode}`", analysis.convention) if entries else None
     elif isinstance(innermost, ast.Repeat):
         entries = analysis.groups.get(innermost.span, [])
-        text = hover_groups(entries, "repeat") if entries else None
+        text = hover_groups(entries, "repeat", analysis.convention) if entries else None
     if not text:
         return None
     return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text), range=lines.range(span))
@@ -964,7 +974,7 @@ def hover(analysis: Analysis, position: lsp.Position, encoding: str = "utf-16") 
 def _hover_layer_stmt(analysis: Analysis, item, stmt: ast.Layer, in_block: Optional[str]) -> Optional[str]:
     if stmt.kind in analysis.block_names():
         entries = [(m, g) for m, g in analysis.groups.get(stmt.span, []) if g.kind == "block"]
-        return hover_groups(entries, "block call") if entries else None
+        return hover_groups(entries, "block call", analysis.convention) if entries else None
     kind = layers.lookup(stmt.kind)
     if isinstance(item, ast.Model) and item.body and item.body[0] is stmt and kind is not None and kind.model_input:
         model = analysis.model(item.name)
@@ -974,7 +984,7 @@ def _hover_layer_stmt(analysis: Analysis, item, stmt: ast.Layer, in_block: Optio
     entries = analysis.layers.get(stmt.span, [])
     if not entries:
         return None
-    return hover_layer(entries, in_block)
+    return hover_layer(entries, in_block, analysis.convention)
 
 
 def _hover_merge(analysis: Analysis, stmt: ast.Merge, in_block: Optional[str]) -> Optional[str]:
@@ -990,7 +1000,7 @@ def _hover_merge(analysis: Analysis, stmt: ast.Merge, in_block: Optional[str]) -
             if number < len(found):
                 m, group = found[number]
                 branches.append(group)
-        total = ir.Totals.of(layer for group in branches for layer in group.layers())
+        total = ir.Totals.of((layer for group in branches for layer in group.layers()), analysis.convention)
         where = _where(model, join.path)
         if number == 0:
             title = f"**{stmt.mode}** of {len(stmt.branches)} branches · `{where}`"
@@ -1000,7 +1010,7 @@ def _hover_merge(analysis: Analysis, stmt: ast.Merge, in_block: Optional[str]) -
                     f"- params: {_params_line(total.trainable, total.non_trainable)}",
                     f"- MACs: {_num(total.macs)}"]
             for group in branches:
-                totals = group.totals()
+                totals = group.totals(analysis.convention)
                 out.append(f"  - branch `{group.name}`: {_shape(group.output_shape)}, params {_num(totals.params)}, "
                            f"MACs {_num(totals.macs)}")
             if len(joins) > 1:

@@ -174,9 +174,10 @@ def elementwise_ops(layer: ir.LayerNode) -> tuple[int, int]:
     return (values if adds_bias else 0), (values if activated else 0)
 
 
-def layer_counts(layer: ir.LayerNode) -> Counts:
-    """The layer's parameters and operations."""
-    return Counts(layer.trainable.value, layer.non_trainable.value, layer.macs.value, layer.pool_ops.value,
+def layer_counts(layer: ir.LayerNode, convention: Optional[str] = None) -> Counts:
+    """The layer's parameters (as `convention` counts them; None: the compilation's convention) and operations."""
+    trainable, non_trainable = layer.counts(convention)
+    return Counts(trainable.value, non_trainable.value, layer.macs.value, layer.pool_ops.value,
                   *elementwise_ops(layer), 1)
 
 
@@ -327,6 +328,7 @@ class ModelReport:
     def _group_counts(self) -> dict:
         """Counts of the model (its root) and of every group below it, keyed by the group."""
         found: dict = {}
+        convention = self.options.convention
 
         def walk(group: ir.Group) -> Counts:
             trainable = non_trainable = macs = pool_ops = bias = activation = layers = 0
@@ -340,9 +342,10 @@ class ModelReport:
                     bias += part.bias_adds
                     activation += part.activation_ops
                     layers += part.layers
-                else:  # layer_counts(child), without a Counts for each layer
-                    trainable += child.trainable.value
-                    non_trainable += child.non_trainable.value
+                else:  # layer_counts(child, convention), without a Counts for each layer
+                    learned, kept = child.counts(convention)
+                    trainable += learned.value
+                    non_trainable += kept.value
                     macs += child.macs.value
                     pool_ops += child.pool_ops.value
                     adds, ops = elementwise_ops(child)
@@ -395,7 +398,8 @@ class ModelReport:
                     if not collapsed:
                         visit(child, level + 1)
                 else:
-                    out.append(Row(level, child.name, child.kind, child.output_shape, layer_counts(child),
+                    out.append(Row(level, child.name, child.kind, child.output_shape,
+                                   layer_counts(child, self.options.convention),
                                    *present.geometry(child), child.activation, layer=child))
 
         if self.model.root is not None:

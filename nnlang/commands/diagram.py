@@ -102,7 +102,7 @@ def diagram(file, output, models, depth, show, rankdir, convention, werror, whol
 
     from ..emit import dot
 
-    options = dot.DiagramOptions(rankdir=rankdir.upper(), depth=depth, show=show, whole=whole)
+    options = dot.DiagramOptions(rankdir=rankdir.upper(), depth=depth, show=show, whole=whole, convention=convention)
     fmt = dot.FORMATS[extension]
     if fmt is None:
         data = dot.source(chosen, options)

@@ -46,12 +46,8 @@ def export(file, target, output, models, convention):
     compilation = compile_or_exit(file, convention)
     if print_diagnostics(compilation, False):
         raise SystemExit(1)
-    # the docstrings quote the parameter counts as the target framework counts them
-    numbers = compilation.program
-    if target != convention:
-        from ..driver import compile_source
-
-        numbers = compile_source(compilation.source, target).program
+    # compiled once: the exporters read the counts as the target framework counts them from the
+    # same program (ir.LayerNode.counts)
     program = compilation.program
     names = [m.name for m in program.models]
     if not names:
@@ -65,7 +61,7 @@ def export(file, target, output, models, convention):
     emitter = exporter(target)
     try:
         result = emitter.export(program, list(dict.fromkeys(models)) or None, source_lines=compilation.source.lines,
-                                file_name=str(file), numbers=numbers)
+                                file_name=str(file))
     except ExportError as error:
         click.echo(render(error.diagnostic(), compilation.source), err=True)
         raise SystemExit(1)

@@ -51,12 +51,12 @@ class Emitter:
 
     #: the framework's name, as refusals give it
     framework = ""
+    #: the counting convention the framework's own counts follow (docs/conventions.md): the
+    #: docstrings quote the parameters as the framework counts them, whatever the compilation's
+    convention = ""
 
-    def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = "",
-                 numbers: Optional[ir.Program] = None):
+    def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = ""):
         self.program = program
-        # the counts quoted in docstrings, as the target framework counts them (its convention)
-        self.numbers = numbers if numbers is not None else program
         self.source_lines = source_lines or []
         self.file_name = file_name
 
@@ -89,11 +89,8 @@ class Emitter:
         return ids
 
     def totals(self, model: ir.Model) -> Counts:
-        """The model's totals as the target framework counts them (its convention), read from
-        the report of the model compiled in that convention."""
-        counted = self.numbers.model(model.name)
-        same = counted is not None and len(counted.layers) == len(model.layers)
-        return ModelReport(counted if same else model, Options(convention=self.numbers.convention)).totals
+        """The model's totals as the target framework counts them (its convention)."""
+        return ModelReport(model, Options(convention=self.convention)).totals
 
     def statement(self, group: ir.Group) -> str:
         """A block call as written in the .nn file ('' when unknown or long)."""

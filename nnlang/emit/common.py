@@ -39,20 +39,22 @@ def cell(row: Row, column: Column, options: Options) -> str:
     return getattr(row, column.key)
 
 
-def explanation(row: Row) -> list[str]:
-    """The worked formulas of one layer row, as a student writes them."""
+def explanation(row: Row, convention: str) -> list[str]:
+    """The worked formulas of one layer row, as a student writes them, its parameters counted
+    in `convention`."""
     node = row.layer
     if node is None:
         return []
+    trainable, non_trainable = node.counts(convention)
     lines = []
     named = [d for d in node.dims if d is not None and not d.is_literal]
     if named:
         worked = list(dict.fromkeys(d.worked() for d in named))  # height and width alike: shown once
         lines.append("output: " + ", ".join(worked) + (" (each axis)" if len(worked) < len(named) else ""))
-    if not node.trainable.is_literal:
-        lines.append("params: " + node.trainable.worked())
-    if not node.non_trainable.is_literal:
-        lines.append("non-trainable: " + node.non_trainable.worked())
+    if not trainable.is_literal:
+        lines.append("params: " + trainable.worked())
+    if not non_trainable.is_literal:
+        lines.append("non-trainable: " + non_trainable.worked())
     if not node.macs.is_literal:
         lines.append("MACs: " + node.macs.worked())
     if not node.pool_ops.is_literal:

@@ -79,6 +79,8 @@ class DiagramOptions:
     show: frozenset = frozenset()  # of "params", "macs"
     dpi: Optional[int] = None  # set for PNG output
     whole: bool = False  # draw every layer and group however large the drawing: no folding
+    #: the counting convention of the parameters shown (docs/conventions.md); None: the compilation's
+    convention: Optional[str] = None
 
 
 # --- text -----------------------------------------------------------------------
@@ -232,7 +234,7 @@ class _ModelGraph:
         self.groups = 0
         self.open: list = []  # the clusters being filled, outermost first
         self.where: dict[str, tuple] = {}  # node -> the clusters it is drawn in, outermost first
-        self.totals = model.group_totals()  # id(group) -> Totals, in one pass
+        self.totals = model.group_totals(options.convention)  # id(group) -> Totals, in one pass
         self.hidden: set = set()  # indices of layers drawn by an earlier repetition of their run
         self.runs: dict = {}  # id(group) -> {child position: (period, repetitions)}, when folded
         self.signatures: dict = {}  # id(node) -> number of its drawing, see signature
@@ -294,13 +296,18 @@ class _ModelGraph:
                 break  # large enough to know
         return frames, boxes
 
+    def params(self, layer: ir.LayerNode) -> int:
+        """The layer's parameters as the diagram's convention counts them."""
+        trainable, non_trainable = layer.counts(self.options.convention)
+        return trainable.value + non_trainable.value
+
     def signature(self, node) -> int:
         """A number for what node draws: equal numbers, equal drawings (names of repetitions aside)."""
         number = self.signatures.get(id(node))
         if number is None:
             if isinstance(node, ir.LayerNode):
                 drawing = ("layer", node.kind, node.family, node.label, node.activation, node.input_shape,
-                           node.output_shape, present.geometry(node), node.params,
+                           node.output_shape, present.geometry(node), self.params(node),
                            node.macs.value, _frozen(node.args))
             else:
                 drawing = ("group", node.kind, node.block, node.name if node.kind == "branch" else None,
@@ -378,7 +385,7 @@ class _ModelGraph:
             lines = [(layer.name, "b"), (text, "")]
         if times > 1:
             lines.append((f"x{times}", "b"))
-        lines += _cost_lines(layer.params * times, layer.macs.value * times, self.options, always=False)
+        lines += _cost_lines(self.params(layer) * times, layer.macs.value * times, self.options, always=False)
         attributes = {"fillcolor": FILL.get(layer.family, OTHER_FILL)}
         if layer.family == "merge":
             attributes.update(shape="ellipse", style="filled", margin="0.04,0.02")
@@ -463,7 +470,7 @@ class _ModelGraph:
             self.display[layer.index] = node
         lines = [(f"... {len(layers):,} layer{'s' if len(layers) != 1 else ''} not drawn ...", "b")]
         if layers:
-            totals = ir.Totals.of(layers)
+            totals = ir.Totals.of(layers, self.options.convention)
             lines += _cost_lines(totals.params, totals.macs, self.options, always=True)
         graph.node(node, _html(lines), fillcolor=GROUP_FILL, style="filled,dashed", group=chain)
 
@@ -474,7 +481,7 @@ class _ModelGraph:
         inside = [layer for c in window for layer in (c.layers() if isinstance(c, ir.Group) else (c,))]
         title = [(f"x{times}", "b")]
         if inside:
-            totals = ir.Totals.of(inside)
+            totals = ir.Totals.of(inside, self.options.convention)
             title += _cost_lines(totals.params * times, totals.macs * times, self.options, always=True)
         name = f"cluster_{self.prefix}g{number}"
         self.open.append(name)
@@ -534,7 +541,7 @@ class _ModelGraph:
     def title_lines(self) -> list:
         model = self.model
         lines = [(model.name, "title")]
-        totals = model.totals()
+        totals = model.totals(self.options.convention)
         lines += _cost_lines(totals.params, totals.macs, self.options, always=True)
         if self.folded:
             lines.append((f"folded: {self.folded}", "small"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 from .. import ir, present
 from ..report import DTYPE_BYTES, Counts, MemoryLine, ModelReport, Options, Report
@@ -13,17 +14,19 @@ def shape_json(shape):
     return None if shape is None else list(shape)
 
 
-def layer_json(node: ir.LayerNode) -> dict:
-    """One layer of the report. Everything but name, path and line must come from the node's
-    fields in _encoded_layers' key (it shares the encoding of layers equal in those)."""
+def layer_json(node: ir.LayerNode, convention: Optional[str] = None) -> dict:
+    """One layer of the report, its parameters as `convention` counts them (None: the compilation's
+    convention). Everything but name, path and line must come from the node's fields in
+    _encoded_layers' key (it shares the encoding of layers equal in those)."""
+    trainable, non_trainable = node.counts(convention)
     data = {
         "name": node.name,
         "type": node.kind,
         "path": list(node.path),
         "output_shape": shape_json(node.output_shape),
-        "params": node.params,
-        "trainable_params": node.trainable.value,
-        "non_trainable_params": node.non_trainable.value,
+        "params": trainable.value + non_trainable.value,
+        "trainable_params": trainable.value,
+        "non_trainable_params": non_trainable.value,
         "macs": node.macs.value,
         "pool_ops": node.pool_ops.value,
         "line": node.span.line if node.span else None,
@@ -33,10 +36,10 @@ def layer_json(node: ir.LayerNode) -> dict:
         if value:
             data[key] = value
     formulas = {}
-    if not node.trainable.is_literal:
-        formulas["trainable_params"] = node.trainable.text
-    if not node.non_trainable.is_literal:
-        formulas["non_trainable_params"] = node.non_trainable.text
+    if not trainable.is_literal:
+        formulas["trainable_params"] = trainable.text
+    if not non_trainable.is_literal:
+        formulas["non_trainable_params"] = non_trainable.text
     if not node.macs.is_literal:
         formulas["macs"] = node.macs.text
     if node.dims and any(d is not None and not d.is_literal for d in node.dims):
@@ -50,20 +53,22 @@ class _Raw(str):
     """Text already encoded as JSON."""
 
 
-def _encoded_layers(layers) -> list:
-    """layer_json of every layer, encoded: one compact line each. Layers that differ only in
-    name and line (a chain, a repeated block) share the encoding of everything else."""
+def _encoded_layers(layers, convention: Optional[str] = None) -> list:
+    """layer_json of every layer (its parameters as `convention` counts them), encoded: one
+    compact line each. Layers that differ only in name and line (a chain, a repeated block)
+    share the encoding of everything else."""
     shared: dict = {}
     paths: dict = {}
     out = []
     quote = json.encoder.encode_basestring_ascii
     for node in layers:
         # the F values are compared by identity: equal layers share them (the compiler's inference memo)
-        key = (node.kind, node.output_shape, id(node.trainable), id(node.non_trainable), id(node.macs),
+        trainable, non_trainable = node.counts(convention)
+        key = (node.kind, node.output_shape, id(trainable), id(non_trainable), id(node.macs),
                id(node.pool_ops), present.geometry(node), node.activation, id(node.dims))
         body = shared.get(key)
         if body is None:
-            data = layer_json(node)
+            data = layer_json(node, convention)
             del data["name"], data["path"], data["line"]
             body = shared[key] = _COMPACT.encode(data)[1:-1]
         path = paths.get(node.path)
@@ -115,7 +120,7 @@ def model_json(report: ModelReport) -> dict:
         "ok": model.ok,
         "input_shape": shape_json(model.input_shape),
         "output_shape": shape_json(model.output_shape),
-        "layers": _encoded_layers(model.layers),
+        "layers": _encoded_layers(model.layers, options.convention),
         "totals": _totals(totals),
         "blocks": [group_json(g, report) for g in model.groups() if g.kind != "branch"],
     }

@@ -39,10 +39,10 @@ class ModelExport:
 
 class KerasEmitter(Emitter):
     framework = FRAMEWORK
+    convention = "keras"
 
-    def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = "",
-                 numbers: Optional[ir.Program] = None):
-        super().__init__(program, source_lines, file_name, numbers)
+    def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = ""):
+        super().__init__(program, source_lines, file_name)
         self.functions = Names({"keras", "layers", *BUILTIN_NAMES})
 
     def render(self, models: list) -> Export:
@@ -89,7 +89,7 @@ class KerasEmitter(Emitter):
                     f"{model.name}, exported by nnc{origin}.", "",
                     f"Input: {what} of shape (batch, {_dims(shape)}); output: (batch, {_dims(model.output_shape)}).",
                     f"Parameters: {totals.params:,} ({totals.non_trainable:,} non-trainable) as nnc counts them "
-                    f"(--convention {self.numbers.convention}); MACs: {totals.macs:,}{per_step}."):
+                    f"(--convention {self.convention}); MACs: {totals.macs:,}{per_step}."):
                 code.line(line)
         code.extend(body)
         return export
@@ -342,7 +342,8 @@ def _shape(shape) -> str:
 
 
 def export(program: ir.Program, names: Optional[list] = None, *, source_lines: Optional[list] = None,
-           file_name: str = "", numbers: Optional[ir.Program] = None) -> Export:
-    """Keras code for the models of `program` (all of them, or those named); raises ExportError."""
-    return export_with(KerasEmitter, program, names, source_lines=source_lines, file_name=file_name,
-                       numbers=numbers)
+           file_name: str = "") -> Export:
+    """Keras code for the models of `program` (all of them, or those named); raises ExportError.
+    The docstrings quote the parameters as Keras counts them, in whatever convention `program`
+    was compiled."""
+    return export_with(KerasEmitter, program, names, source_lines=source_lines, file_name=file_name)

@@ -251,10 +251,10 @@ def _permute(rank: int, to: str) -> str:
 
 class PyTorchEmitter(Emitter):
     framework = FRAMEWORK
+    convention = "pytorch"
 
-    def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = "",
-                 numbers: Optional[ir.Program] = None):
-        super().__init__(program, source_lines, file_name, numbers)
+    def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = ""):
+        super().__init__(program, source_lines, file_name)
         self.helpers: set = set()
         self.classes: list[_Scope] = []
         self.class_names = Names({*MODULE_NAMES, *BUILTIN_NAMES})
@@ -361,7 +361,7 @@ class PyTorchEmitter(Emitter):
         if None in shape:
             lines.append("A size shown as ? may be anything.")
         per_step = " (one step where a length is unknown)" if None in shape else ""
-        lines.append(f"Parameters: {totals.params:,} as nnc counts them (--convention {self.numbers.convention}); "
+        lines.append(f"Parameters: {totals.params:,} as nnc counts them (--convention {self.convention}); "
                      f"MACs: {totals.macs:,}{per_step}.")
         return docstring(*lines)
 
@@ -692,7 +692,8 @@ def _nn_shape(shape) -> str:
 
 
 def export(program: ir.Program, names: Optional[list] = None, *, source_lines: Optional[list] = None,
-           file_name: str = "", numbers: Optional[ir.Program] = None) -> Export:
-    """PyTorch code for the models of `program` (all of them, or those named); raises ExportError."""
-    return export_with(PyTorchEmitter, program, names, source_lines=source_lines, file_name=file_name,
-                       numbers=numbers)
+           file_name: str = "") -> Export:
+    """PyTorch code for the models of `program` (all of them, or those named); raises ExportError.
+    The docstrings quote the parameters as PyTorch counts them, in whatever convention `program`
+    was compiled."""
+    return export_with(PyTorchEmitter, program, names, source_lines=source_lines, file_name=file_name)

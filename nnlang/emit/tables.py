@@ -60,7 +60,7 @@ def _markdown(report: Report) -> str:
             lines.append("| " + " | ".join(values) + " |")
             if options.explain:
                 lines += [f"|{'&nbsp;' * (2 * row.depth + 2)}= {markdown_code(text)} |" + " |" * (len(columns) - 1)
-                          for text in explanation(row)]
+                          for text in explanation(row, options.convention)]
         lines.append("")
         lines += [f"- {markdown_escape(line)}" for line in totals_lines(model_report)]
         if options.memory:
@@ -148,7 +148,7 @@ def _latex(report: Report) -> str:
             escaped = [_latex_cell(v) for v in values]
             if columns[0] is Column.LAYER and row.depth:
                 escaped[0] = rf"\hspace{{{row.depth}em}}" + escaped[0]
-            worked = explanation(row) if options.explain else []
+            worked = explanation(row, options.convention) if options.explain else []
             # `\\*`: no page break between a layer and its formulas, nor inside the totals
             lines.append(" & ".join(escaped) + (r" \\*" if worked else r" \\"))
             lines += [rf"\multicolumn{{{width}}}{{@{{}}l@{{}}}}{{\hspace{{{row.depth + 1}em}}\scriptsize $=$ "
@@ -213,7 +213,7 @@ def _html(report: Report, source_name: str) -> str:
             cells = "".join(f"<td{_NUM if c.numeric else ''}>{esc(v)}</td>" for c, v in zip(columns, values))
             out.append(f"<tr{klass}>{cells}</tr>")
             if options.explain:
-                for text in explanation(row):
+                for text in explanation(row, options.convention):
                     indent = "  " * (row.depth + 1)
                     out.append(f'<tr class="explain"><td colspan="{len(columns)}">{esc(indent)}= {esc(text)}</td></tr>')
         out.append("</tbody>")

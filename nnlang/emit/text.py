@@ -29,7 +29,7 @@ def table(report: ModelReport, ascii_only: bool = False) -> str:
     for row in body:
         cells.append([cell(row, c, options) for c in columns])
         if options.explain:
-            for text in explanation(row):
+            for text in explanation(row, options.convention):
                 cells.append(["  " * (row.depth + 1) + "= " + text] + [""] * (len(columns) - 1))
     widths = [max([len(h)] + [len(line[i]) for line in cells]) for i, h in enumerate(header)]
 

@@ -125,13 +125,23 @@ class Result:
     dims: tuple = ()  # F (or None) per output dimension whose size was computed
     notes: tuple = ()
     window: Optional[Window] = None  # convolutions and pooling
+    #: convention -> (trainable F, non_trainable F), filled only by the kinds whose counts depend on
+    #: the counting convention (docs/conventions.md), for every convention (their `trainable` and
+    #: `non_trainable` are then Keras', the default); None: `trainable` and `non_trainable` hold in all
+    by_convention: Optional[dict] = None
+
+    def counts(self, convention: str) -> tuple:
+        """(trainable, non_trainable) as `convention` counts them."""
+        if self.by_convention is not None:
+            return self.by_convention[convention]
+        return self.trainable, self.non_trainable
 
 
 class Context:
-    """What a kind may ask of the compiler while inferring: the convention and diagnostics."""
+    """What a kind may ask of the compiler while inferring: diagnostics. (A kind whose counts depend
+    on the counting convention gives them for every convention: Result.by_convention.)"""
 
-    def __init__(self, convention: str, report: Callable[..., None]):
-        self.convention = convention
+    def __init__(self, report: Callable[..., None]):
         self._report = report
 
     def error(self, code: str, message: str, where: Optional[str] = None, *notes: str) -> None:

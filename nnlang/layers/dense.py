@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..choices import CONVENTIONS
 from ..formula import ZERO, F, product
 from .base import Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, Weighted, channels, fmt_shape
 
@@ -98,8 +99,10 @@ class BatchNorm(LayerKind):
         learned = int(a.scale) + int(a.center)
         trainable = F(learned) * c if learned else ZERO
         # moving mean and variance: weights in Keras (non-trainable), buffers in PyTorch (not parameters)
-        statistics = F(2) * c if ctx.convention == "keras" else ZERO
-        return Result(shape, trainable=trainable, non_trainable=statistics)
+        statistics = F(2) * c
+        counts = {convention: (trainable, statistics if convention == "keras" else ZERO)
+                  for convention in CONVENTIONS}
+        return Result(shape, trainable=trainable, non_trainable=statistics, by_convention=counts)
 
 
 class LayerNorm(LayerKind):

@@ -9,7 +9,8 @@ textbook one.
 
 from __future__ import annotations
 
-from ..formula import F
+from ..choices import CONVENTIONS
+from ..formula import ZERO, F
 from .base import Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, fmt_shape
 
 
@@ -65,15 +66,24 @@ class Recurrent(LayerKind):
                              "so it acts as a dense layer with extra parameters",
                      None, "feed it the sequence (time steps x features), or use dense")
         u, g = a.units, self.gates
-        per_gate = F(u) * (F(features) + u)
-        biases = self.biases_per_gate(a, ctx.convention)
-        if biases:
-            per_gate = per_gate + (F(biases) * u if biases > 1 else F(u))
-        params = F(g) * per_gate if g > 1 else per_gate
-        per_step = F(g) * u * (F(features) + u) if g > 1 else F(u) * (F(features) + u)
         directions = 2 if a.bidirectional else 1
+        by_biases: dict = {}  # biases per gate -> the parameters
+
+        def parameters(biases: int) -> F:
+            per_gate = F(u) * (F(features) + u)
+            if biases:
+                per_gate = per_gate + (F(biases) * u if biases > 1 else F(u))
+            params = F(g) * per_gate if g > 1 else per_gate
+            return F(2) * params if directions == 2 else params
+
+        counts = {}
+        for convention in CONVENTIONS:
+            biases = self.biases_per_gate(a, convention)
+            if biases not in by_biases:
+                by_biases[biases] = parameters(biases)
+            counts[convention] = (by_biases[biases], ZERO)
+        per_step = F(g) * u * (F(features) + u) if g > 1 else F(u) * (F(features) + u)
         if directions == 2:
-            params = F(2) * params
             per_step = F(2) * per_step
         if steps is None:
             macs = per_step
@@ -82,7 +92,7 @@ class Recurrent(LayerKind):
             macs = F(steps) * per_step
         width = directions * u
         out = (steps, width) if a.return_sequences else (width,)
-        return Result(out, trainable=params, macs=macs)
+        return Result(out, trainable=counts["keras"][0], macs=macs, by_convention=counts)
 
 
 KINDS = (

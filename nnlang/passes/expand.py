@@ -250,7 +250,8 @@ class Expansion:
                             stmt.span)
             return Tensor(node.index, None)
         node.output_shape = tuple(result.shape)
-        node.trainable, node.non_trainable = result.trainable, result.non_trainable
+        node.trainable, node.non_trainable = result.counts(ctx.convention)
+        node.by_convention = result.by_convention
         node.macs, node.pool_ops = result.macs, result.pool_ops
         node.dims = result.dims
         node.window = result.window
@@ -275,7 +276,7 @@ class Expansion:
             reported.append(code)
             self.report(code, message, args.spans.get(where, stmt.span), *notes)
 
-        result = kind.infer(shape, args, layers.Context(self.ctx.convention, report))
+        result = kind.infer(shape, args, layers.Context(report))
         if result is None:
             return None
         values = 1

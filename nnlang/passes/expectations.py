@@ -23,16 +23,18 @@ def check_expectations(ctx: ModelContext) -> None:
             _check_group(ctx, site)
         elif site.layer is not None:
             node = site.layer
-            params = node.trainable + node.non_trainable if node.non_trainable.value else node.trainable
+            # checked as the compilation's convention counts them (as `nnc FILE` reports them)
+            trainable, non_trainable = node.counts(ctx.convention)
+            params = trainable + non_trainable if non_trainable.value else trainable
             _check(ctx, site.expect, site.shape, params, node.macs, site.env, node.dims,
-                   {"trainable": node.trainable, "non_trainable": node.non_trainable})
+                   {"trainable": trainable, "non_trainable": non_trainable})
         else:  # the model input
             _check(ctx, site.expect, site.shape, None, None, site.env)
     ctx.place(None)
 
 
 def _check_group(ctx: ModelContext, site: Site) -> None:
-    inside = ir.Totals.of(ir.Group("", "block", (), None, children=list(site.covers)).layers())
+    inside = ir.Totals.of(ir.Group("", "block", (), None, children=list(site.covers)).layers(), ctx.convention)
     where = f"the sum over its {inside.layers} layers"
     _check(ctx, site.expect, site.shape, F(inside.params, where), F(inside.macs, where), site.env, (),
            {"trainable": F(inside.trainable, where), "non_trainable": F(inside.non_trainable, where)})

@@ -468,16 +468,21 @@ class Report:
         return cls(program, options)
 
     def model(self, name: str) -> Optional[ModelReport]:
-        return next((m for m in self.models if m.model.name == name), None)
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict:
+        return {m.model.name: m for m in reversed(self.models)}  # the first of a name wins
 
     @cached_property
     def comparisons(self) -> list:
-        """ModelComparison of every pair the `compare` statements name, in order."""
-        out = []
+        """ModelComparison of every pair the `compare` statements name, in order, each pair once
+        (`compare a, a, a, ...` must not multiply the work and the report by its length)."""
+        pairs = []
         for comparison in self.program.comparisons:
-            first = self.model(comparison.names[0])
-            out += [compare(first, self.model(name), self.options) for name in comparison.names[1:]]
-        return out
+            first = comparison.names[0]
+            pairs += [(first, name) for name in comparison.names[1:]]
+        return [compare(self.model(left), self.model(right), self.options) for left, right in dict.fromkeys(pairs)]
 
 
 __all__ = ["Column", "Counts", "DTYPE_BYTES", "Memory", "MemoryLine", "MemoryReport", "ModelComparison",

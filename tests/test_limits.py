@@ -366,3 +366,19 @@ def test_many_models_of_idle_repeats_are_bounded_together(tmp_path):
     assert proc.returncode == 1
     found = errors(proc)
     assert found and {code for code, _, _ in found} == {"E112"} and found[0][1] == 2
+
+
+def test_a_model_compared_with_itself_many_times_is_compared_once(tmp_path):
+    """`compare a, a, a, ...` (990 times) of a model with 50,000 block calls: each pair is compared
+    once, so the report holds one comparison instead of 990 (which took minutes)."""
+    import json
+
+    text = ("block b() { dense 8 }\nmodel a {\n  input 8\n  repeat 50000 { b() }\n}\ncompare a, "
+            + ", ".join(["a"] * 990) + "\n")
+    out = tmp_path / "report.json"
+    proc = nnc(tmp_path, text, "FILE", "--format", "json", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    comparisons = json.loads(out.read_text())["comparisons"]
+    assert len(comparisons) == 1
+    # the totals (5 rows: params, trainable, non-trainable, MACs, bytes) and 2 rows per block call
+    assert len(comparisons[0]["rows"]) == 5 + 2 * 50000

@@ -75,6 +75,27 @@ def geometry(node: ir.LayerNode) -> Geometry:
     return texts(facts(node))
 
 
+def same_geometry_key(node: ir.LayerNode) -> tuple:
+    """A key equal for layers whose geometry is equal, cheap to make, for a cache that lives no
+    longer than the layers: layers of one kind on one input share the objects inference made
+    for them (its memo), so the identity of those objects stands for the arguments."""
+    return (node.kind, node.input_shape, node.output_shape, id(node.window), id(node.trainable), id(node.dims),
+            id(node.macs))
+
+
+def geometries(nodes) -> dict:
+    """geometry() of many layers, keyed by id(node), each distinct geometry worked out once."""
+    known: dict = {}
+    out = {}
+    for node in nodes:
+        key = same_geometry_key(node)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = geometry(node)
+        out[id(node)] = found
+    return out
+
+
 def shown(node: ir.LayerNode) -> Shown:
     """The layer's facts and their texts, as `LayerKind.describe` receives them."""
     f = facts(node)

@@ -388,6 +388,7 @@ class ModelReport:
         out: list = []
         depth = self.options.depth
         group_counts = self._group_counts
+        shown = present.geometries(self.model.layers)  # alive as long as the rows are made
 
         def visit(group: ir.Group, level: int) -> None:
             for child in group.children:
@@ -400,7 +401,7 @@ class ModelReport:
                 else:
                     out.append(Row(level, child.name, child.kind, child.output_shape,
                                    layer_counts(child, self.options.convention),
-                                   *present.geometry(child), child.activation, layer=child))
+                                   *shown[id(child)], child.activation, layer=child))
 
         if self.model.root is not None:
             visit(self.model.root, 0)

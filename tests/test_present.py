@@ -130,3 +130,32 @@ FACTS = [
 @pytest.mark.parametrize("facts, texts", FACTS)
 def test_texts_of_facts(facts, texts):
     assert tuple(present.texts(facts)) == texts
+
+
+def test_layers_that_share_a_shape_keep_their_own_geometry_in_reports():
+    """The report works out each distinct geometry once: layers that look alike (same kind, same
+    output) but differ in what they read must still show their own kernel, stride and padding."""
+    from nnlang.driver import compile_text
+    from nnlang.emit import json as emit_json
+    from nnlang.report import Options, Report
+    import json
+
+    text = """model m {
+  input 8x8x4
+  a: concat {
+    branch { globalavgpool2d; reshape 1x1x4 }
+    branch { maxpool2d 2; globalavgpool2d; reshape 1x1x4 }
+  }
+  conv2d 4 k=1
+  conv2d 4 k=1 pad=same
+}
+"""
+    program = compile_text(text).program
+    rows = {row.name: (row.kernel, row.stride, row.padding) for row in Report.of(program, Options()).models[0].rows}
+    assert rows["globalavgpool2d_1"][0] == "8x8"  # pools the whole 8x8 input
+    assert rows["globalavgpool2d_2"][0] == "4x4"  # after the 2x2 max pool: (8 - 2)/2 + 1 = 4
+    assert rows["conv2d_1"] == ("1x1x8", "1x1", "0")
+    assert rows["conv2d_2"] == ("1x1x4", "1x1", "same (0)")
+    layers = {layer["name"]: layer for layer in json.loads(emit_json.render(program, [], Options(), "m.nn"))
+              ["models"][0]["layers"]}
+    assert (layers["globalavgpool2d_1"]["kernel"], layers["globalavgpool2d_2"]["kernel"]) == ("8x8", "4x4")

@@ -64,8 +64,7 @@ def _encoded_layers(layers, convention: Optional[str] = None) -> list:
     for node in layers:
         # the F values are compared by identity: equal layers share them (the compiler's inference memo)
         trainable, non_trainable = node.counts(convention)
-        key = (node.kind, node.output_shape, id(trainable), id(non_trainable), id(node.macs),
-               id(node.pool_ops), present.geometry(node), node.activation, id(node.dims))
+        key = (id(trainable), id(non_trainable), id(node.pool_ops), node.activation, present.same_geometry_key(node))
         body = shared.get(key)
         if body is None:
             data = layer_json(node, convention)

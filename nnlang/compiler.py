@@ -31,6 +31,8 @@ class Compiler:
         self.cyclic: set = set()  # blocks on a cycle of calls (an error when it runs), see passes.expand.cycles
         self.inferred: dict = {}  # (kind, input shape, arguments) -> Result, see passes.expand.Expansion.infer
         self.forecasts = Forecasts()  # what expansions were forecast to take, see Expansion.forecast
+        self.resolved: dict = {}  # (statement, axes, environment) -> its arguments, see Expansion.resolve
+        self.sizes: dict = {}  # id(model) -> its layers and groups, as its expansion counted them
         self.passes = PASSES
         # what the models compiled so far took: the limits on steps, layers and groups hold for the
         # whole file, so that many large models in a small file cannot take more than one
@@ -68,8 +70,11 @@ class Compiler:
                 # the limits on layers and groups hold for the file: a small file of many large models
                 # must not take more memory than one model of the largest size
                 self.file_layers += len(compiled.layers)
-                self.file_nodes += len(compiled.layers) + sum(1 for _ in compiled.groups()) \
-                    if compiled.root is not None else len(compiled.layers)
+                size = self.sizes.pop(id(compiled), None)
+                if size is None:  # a model not expanded here (a subclass may reuse one compiled before)
+                    size = len(compiled.layers) + sum(1 for _ in compiled.groups()) \
+                        if compiled.root is not None else len(compiled.layers)
+                self.file_nodes += size
         if not self.file.models:
             self._add("W001", "the file defines no model", Span(1, 1, 1, 1),
                       "a model starts with `model NAME {` and an input statement")
@@ -96,6 +101,7 @@ class Compiler:
         context = ModelContext(self, node)
         model = run_passes(context, self.passes)
         self.file_steps = context.steps
+        self.sizes[id(model)] = context.nodes - context.nodes_before
         return model
 
     def _add(self, code: str, message: str, span: Span = NOWHERE, *notes: str) -> None:

@@ -7,17 +7,17 @@ formula a student reads is the one that computed the number, not a copy.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 _ATOM, _PRODUCT, _SUM = 3, 2, 1
 
 
 class F:
-    """An integer with the expression text that computed it."""
+    """An integer with the expression text that computed it; `value` None for UNKNOWN."""
 
     __slots__ = ("value", "text", "_prec", "_literal")
 
-    def __init__(self, value: int, text: str | None = None, prec: int = _ATOM):
+    def __init__(self, value: Optional[int], text: str | None = None, prec: int = _ATOM):
         self.value = value
         self.text = str(value) if text is None else text
         self._prec = prec
@@ -33,6 +33,8 @@ class F:
 
     def __mul__(self, other):
         other = F.of(other)
+        if self.value is None or other.value is None:
+            return UNKNOWN
         # a product on the right keeps its parentheses: 24*24*64*(5*5*32) reads as outputs x per-output cost
         return F(self.value * other.value, f"{self._wrap(_PRODUCT)}*{other._wrap(_ATOM)}", _PRODUCT)
 
@@ -40,12 +42,16 @@ class F:
 
     def __add__(self, other):
         other = F.of(other)
+        if self.value is None or other.value is None:
+            return UNKNOWN
         return F(self.value + other.value, f"{self.text} + {other._wrap(_PRODUCT)}", _SUM)
 
     __radd__ = lambda self, other: F.of(other) + self  # noqa: E731
 
     def __sub__(self, other):
         other = F.of(other)
+        if self.value is None or other.value is None:
+            return UNKNOWN
         return F(self.value - other.value, f"{self.text} - {other._wrap(_PRODUCT)}", _SUM)
 
     def __rsub__(self, other):
@@ -54,6 +60,8 @@ class F:
     def floordiv(self, other) -> "F":
         """floor(a/b); shown as a plain division when it is exact."""
         other = F.of(other)
+        if self.value is None or other.value is None:
+            return UNKNOWN
         value = self.value // other.value
         if other.value == 1:
             return F(value, self.text, self._prec)
@@ -64,13 +72,19 @@ class F:
 
     # presentation -----------------------------------------------------------
     @property
+    def is_known(self) -> bool:
+        return self.value is not None
+
+    @property
     def is_literal(self) -> bool:
         if self._literal is None:
             self._literal = self.text == str(self.value)
         return self._literal
 
     def worked(self) -> str:
-        """'5*5*3*32 + 32 = 2,432', or just the number when there is nothing to show."""
+        """'5*5*3*32 + 32 = 2,432', or just the number when there is nothing to show; 'unknown' for UNKNOWN."""
+        if self.value is None:
+            return "unknown (depends on a size unknown until run time)"
         if self.is_literal:
             return f"{self.value:,}"
         return f"{self.text} = {self.value:,}"
@@ -86,6 +100,35 @@ class F:
 
 
 ZERO = F(0)
+
+
+class Unknown(F):
+    """A count that depends on a size unknown until run time: `value` None, shown as `?`; any
+    arithmetic with it is unknown too. `step`, when given, is the count of one position along a
+    sequence of unknown length (a dense layer on ?x16), which a model whose recurrent layers count
+    one time step (W304) reports instead (see :class:`PerStep`)."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: Optional[F] = None):
+        super().__init__(None, "?")
+        self._literal = True  # nothing to work out
+        self.step = step
+
+
+class PerStep(F):
+    """A count of one time step of a sequence whose length is unknown, in a model whose recurrent
+    layers count one time step (W304): the value and text of the count it stands for."""
+
+    __slots__ = ()
+
+    def __init__(self, count: F):
+        super().__init__(count.value, count.text, count._prec)
+        self._literal = count._literal
+
+
+#: The unknown count.
+UNKNOWN = Unknown()
 
 
 def product(factors) -> F:

@@ -755,8 +755,9 @@ def _chain_body(body, line: int, column: int) -> list:
 # --- hover ------------------------------------------------------------------------
 
 
-def _num(value: int) -> str:
-    return f"{value:,}"
+def _num(value: Optional[int]) -> str:
+    """1,234; a count that depends on a size unknown until run time says so."""
+    return "? (depends on a size unknown until run time)" if value is None else f"{value:,}"
 
 
 def _shape(shape) -> str:
@@ -797,7 +798,7 @@ def _layer_details(node: ir.LayerNode, convention: Optional[str] = None) -> list
     if not non_trainable.is_literal:
         out.append(f"  - non-trainable: `{non_trainable.worked()}`")
     out.append(f"- MACs: {_worked(node.macs)}")
-    if node.pool_ops.value:
+    if node.pool_ops.value != 0:  # shown when unknown (None) too
         out.append(f"- pool ops: {_worked(node.pool_ops)}")
     geometry = [f"{key} {value}" for key, value in zip(("kernel", "stride", "padding"), present.geometry(node))
                 if value]
@@ -865,7 +866,7 @@ def _group_lines(model: ir.Model, group: ir.Group, convention: Optional[str] = N
         out[0] += f" from {_shape(entry)}"
     out.append(f"- params: {_params_line(totals.trainable, totals.non_trainable)}")
     out.append(f"- MACs: {_num(totals.macs)}")
-    if totals.pool_ops:
+    if totals.pool_ops != 0:  # shown when unknown (None) too
         out.append(f"- pool ops: {_num(totals.pool_ops)}")
     out.append(f"- {totals.layers} layer{'s' if totals.layers != 1 else ''}")
     return out

@@ -12,6 +12,7 @@ import attrs
 
 from . import ir, present
 from .choices import DTYPE_BYTES, OPTIMIZER_STATE, UNITS
+from .formula import PerStep
 from .layers import kind_of
 from .layers.base import fmt_shape
 
@@ -37,15 +38,22 @@ class Options:
         return self.batch or 1
 
 
+def plus(*values) -> Optional[int]:
+    """The sum, or None (unknown) when a part is unknown."""
+    return None if None in values else sum(values)
+
+
 class Counts(NamedTuple):
-    """Parameters and operation counts of one layer, or summed over a group or the model."""
+    """Parameters and operation counts of one layer, or summed over a group or the model. An
+    operation count is None (unknown) when it depends on a size unknown until run time; the
+    parameters never are."""
 
     trainable: int = 0
     non_trainable: int = 0
-    macs: int = 0
-    pool_ops: int = 0
-    bias_adds: int = 0
-    activation_ops: int = 0
+    macs: Optional[int] = 0
+    pool_ops: Optional[int] = 0
+    bias_adds: Optional[int] = 0
+    activation_ops: Optional[int] = 0
     layers: int = 0
 
     @property
@@ -53,16 +61,17 @@ class Counts(NamedTuple):
         return self.trainable + self.non_trainable
 
     @property
-    def flops(self) -> int:
+    def flops(self) -> Optional[int]:
         """2 per multiply-accumulate."""
-        return 2 * self.macs
+        return None if self.macs is None else 2 * self.macs
 
     @property
-    def flops_all(self) -> int:
+    def flops_all(self) -> Optional[int]:
         """FLOPs with the bias additions, the activations and the pooling operations."""
-        return 2 * self.macs + self.bias_adds + self.activation_ops + self.pool_ops
+        flops = self.flops
+        return plus(flops, self.bias_adds, self.activation_ops, self.pool_ops)
 
-    def ops(self, kind: str) -> int:
+    def ops(self, kind: str) -> Optional[int]:
         """The operation count `--ops` names: macs, flops or flops-all."""
         if kind == "macs":
             return self.macs
@@ -92,7 +101,7 @@ class Row(NamedTuple):
     macs = property(lambda self: self.counts.macs)
     pool_ops = property(lambda self: self.counts.pool_ops)
 
-    def ops(self, kind: str) -> int:
+    def ops(self, kind: str) -> Optional[int]:
         return self.counts.ops(kind)
 
     @property
@@ -161,16 +170,21 @@ def elements(shape: Optional[tuple]) -> Optional[int]:
     return count
 
 
-def elementwise_ops(layer: ir.LayerNode) -> tuple[int, int]:
+def elementwise_ops(layer: ir.LayerNode) -> tuple[Optional[int], Optional[int]]:
     """(bias additions, activation operations) of the layer: one per output value each, when it
     adds a bias, and when it applies an activation: the word after it (`dense 10 softmax`) or its
-    kind's own function (`activation tanh`)."""
+    kind's own function (`activation tanh`); None (unknown) when a size of the output is unknown
+    until run time."""
     kind = kind_of(layer)
     adds_bias = kind.adds_bias(layer.args)
     activated = layer.activation or kind.activation_function(layer.args)
     if not (adds_bias or activated):
         return 0, 0
-    values = elements(layer.output_shape) or 0
+    if layer.output_shape is None:  # an error upstream
+        return 0, 0
+    values = elements(layer.output_shape)
+    if values is None and isinstance(layer.macs, PerStep):  # one time step of a sequence of unknown length
+        values = elements(tuple(d for d in layer.output_shape if d is not None))
     return (values if adds_bias else 0), (values if activated else 0)
 
 
@@ -337,20 +351,20 @@ class ModelReport:
                     part = walk(child)
                     trainable += part.trainable
                     non_trainable += part.non_trainable
-                    macs += part.macs
-                    pool_ops += part.pool_ops
-                    bias += part.bias_adds
-                    activation += part.activation_ops
+                    macs = plus(macs, part.macs)
+                    pool_ops = plus(pool_ops, part.pool_ops)
+                    bias = plus(bias, part.bias_adds)
+                    activation = plus(activation, part.activation_ops)
                     layers += part.layers
                 else:  # layer_counts(child, convention), without a Counts for each layer
                     learned, kept = child.counts(convention)
                     trainable += learned.value
                     non_trainable += kept.value
-                    macs += child.macs.value
-                    pool_ops += child.pool_ops.value
+                    macs = plus(macs, child.macs.value)
+                    pool_ops = plus(pool_ops, child.pool_ops.value)
                     adds, ops = elementwise_ops(child)
-                    bias += adds
-                    activation += ops
+                    bias = plus(bias, adds)
+                    activation = plus(activation, ops)
                     layers += 1
             counts = found[group] = Counts(trainable, non_trainable, macs, pool_ops, bias, activation, layers)
             return counts
@@ -373,9 +387,24 @@ class ModelReport:
         return Memory(self.totals.params, self.options.dtype, self.options.units)
 
     @property
-    def batch_macs(self) -> int:
-        """The MACs of one pass of the whole batch (the counts are per sample)."""
-        return self.totals.macs * self.options.batch_size
+    def batch_macs(self) -> Optional[int]:
+        """The MACs of one pass of the whole batch (the counts are per sample); None when unknown."""
+        macs = self.totals.macs
+        return None if macs is None else macs * self.options.batch_size
+
+    def unknown_layers(self, kind: str = "macs", group: Optional[ir.Group] = None) -> list:
+        """The names of the layers (of the model, or of `group`) whose count `kind` (macs, flops,
+        flops-all, pool_ops, bias_adds, activation_ops) is unknown until run time, in order."""
+        root = self.model.root if group is None else group
+        if root is None:
+            return []
+        names = []
+        for layer in root.layers():
+            counts = layer_counts(layer, self.options.convention)
+            value = getattr(counts, kind) if kind in Counts._fields else counts.ops(kind)
+            if value is None:
+                names.append(layer.name)
+        return names
 
     @cached_property
     def per_step(self) -> bool:
@@ -415,7 +444,7 @@ class ModelReport:
 class CompareRow(NamedTuple):
     label: str
     path: tuple  # () for the whole model, else a block or branch path present in both models
-    left: Optional[int]
+    left: Optional[int]  # None when unknown
     right: Optional[int]
 
     @property
@@ -486,6 +515,6 @@ class Report:
         return [compare(self.model(left), self.model(right), self.options) for left, right in dict.fromkeys(pairs)]
 
 
-__all__ = ["Column", "Counts", "DTYPE_BYTES", "Memory", "MemoryLine", "MemoryReport", "ModelComparison",
+__all__ = ["Column", "Counts", "plus", "DTYPE_BYTES", "Memory", "MemoryLine", "MemoryReport", "ModelComparison",
            "ModelReport", "Options", "Report", "Row", "UNITS", "compare", "fmt_shape", "layer_counts",
            "shape_with_batch"]

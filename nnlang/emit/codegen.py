@@ -88,6 +88,13 @@ class Emitter:
             raise self.unsupported(numbers, "the input feeds an embedding (token ids) and this layer (numbers)")
         return ids
 
+    @staticmethod
+    def macs_text(totals: Counts, per_step: str) -> str:
+        """'MACs: 1,234 (one step ...)', or 'MACs: unknown (...)' when a size is unknown until run time."""
+        if totals.macs is None:
+            return "MACs: unknown (they depend on a size unknown until run time)"
+        return f"MACs: {totals.macs:,}{per_step}"
+
     def totals(self, model: ir.Model) -> Counts:
         """The model's totals as the target framework counts them (its convention)."""
         return ModelReport(model, Options(convention=self.convention)).totals

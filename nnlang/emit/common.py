@@ -20,6 +20,20 @@ def title(column: Column, options: Options) -> str:
 _COUNTS = frozenset({Column.PARAMS, Column.TRAINABLE, Column.NON_TRAINABLE, Column.MACS, Column.POOL_OPS})
 
 
+def count_text(value: Optional[int]) -> str:
+    """A count with thousands separators; `?` when it is unknown until run time."""
+    return "?" if value is None else f"{value:,}"
+
+
+def unknown_note(names: list) -> str:
+    """' (unknown: conv2d_1 depends on a size unknown until run time)', or '' for no names."""
+    if not names:
+        return ""
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    verb = "depends" if len(names) == 1 else "depend"
+    return f" (unknown: {shown} {verb} on a size unknown until run time)"
+
+
 def cell(row: Row, column: Column, options: Options) -> str:
     if column is Column.LAYER:
         kind = row.type + (f", {row.activation}" if row.activation else "")
@@ -28,9 +42,9 @@ def cell(row: Row, column: Column, options: Options) -> str:
     if column is Column.OUTPUT:
         return shape_with_batch(row.output_shape, options.batch)
     if column in _COUNTS:  # a count the row holds under the column's key
-        return f"{getattr(row, column.key):,}"
+        return count_text(getattr(row, column.key))
     if column is Column.FLOPS:
-        return f"{row.ops(options.ops if options.ops != 'macs' else 'flops'):,}"
+        return count_text(row.ops(options.ops if options.ops != 'macs' else 'flops'))
     if column is Column.MEMORY:
         values = elements(row.output_shape)
         if values is None:
@@ -55,9 +69,9 @@ def explanation(row: Row, convention: str) -> list[str]:
         lines.append("params: " + trainable.worked())
     if not non_trainable.is_literal:
         lines.append("non-trainable: " + non_trainable.worked())
-    if not node.macs.is_literal:
+    if not node.macs.is_literal or not node.macs.is_known:
         lines.append("MACs: " + node.macs.worked())
-    if not node.pool_ops.is_literal:
+    if not node.pool_ops.is_literal or not node.pool_ops.is_known:
         lines.append("pool ops: " + node.pool_ops.worked())
     return lines
 
@@ -71,15 +85,21 @@ def totals_lines(report: ModelReport) -> list[str]:
         f"Non-trainable params: {totals.non_trainable:,}",
     ]
     suffix = " (per time step where the length is unknown)" if report.per_step else ""
+
+    def count(kind: str) -> str:
+        value = totals.ops(kind) if kind != "pool_ops" else totals.pool_ops
+        return count_text(value) + (unknown_note(report.unknown_layers(kind)) if value is None else "")
+
     if options.ops == "macs":
-        lines.append(f"MACs: {totals.macs:,}{suffix}")
+        lines.append(f"MACs: {count('macs')}{suffix}")
     else:
-        lines.append(f"{ops_title(options.ops)}: {totals.ops(options.ops):,}{suffix}")
-        lines.append(f"MACs: {totals.macs:,}")
-    if totals.pool_ops:
-        lines.append(f"Pooling operations (not MACs): {totals.pool_ops:,}")
+        lines.append(f"{ops_title(options.ops)}: {count(options.ops)}{suffix}")
+        lines.append(f"MACs: {count('macs')}")
+    if totals.pool_ops is None or totals.pool_ops:
+        lines.append(f"Pooling operations (not MACs): {count('pool_ops')}")
     if options.batch and options.batch > 1:
-        lines.append(f"Operations are per sample; for the batch of {options.batch}: {report.batch_macs:,} MACs")
+        lines.append(f"Operations are per sample; for the batch of {options.batch}: {count_text(report.batch_macs)}"
+                     " MACs")
     if options.explain:
         lines.append(f"Parameter memory: {memory.worked()}")
     return lines

@@ -136,16 +136,41 @@ def describe(layer: ir.LayerNode) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _number(value: int) -> str:
-    return f"{value:,}"
+def _number(value: Optional[int]) -> str:
+    return "?" if value is None else f"{value:,}"
 
 
-def _cost_lines(params: int, macs: int, options: DiagramOptions, always: bool) -> list:
-    """'params 9,472' and 'MACs 118,013,952' lines; a layer shows only the costs it has."""
+def _times(value: Optional[int], times: int) -> Optional[int]:
+    """A count times a repeat's iterations; None (unknown) stays unknown."""
+    return None if value is None else value * times
+
+
+def _group_totals(model: ir.Model, convention: str) -> dict:
+    """ir.Totals of the model and of every group below it, keyed by id(group), in one pass; a MAC
+    or pooling count unknown in a part is unknown (None) in the sum."""
+    found: dict = {}
+
+    def walk(group) -> ir.Totals:
+        inner = [walk(child) for child in group.children if isinstance(child, ir.Group)]
+        own = ir.Totals.of((child for child in group.children if not isinstance(child, ir.Group)), convention)
+        totals = own
+        for part in inner:
+            totals = ir.Totals(*(None if a is None or b is None else a + b for a, b in zip(totals, part)))
+        found[id(group)] = totals
+        return totals
+
+    if model.root is not None:
+        walk(model.root)
+    return found
+
+
+def _cost_lines(params: int, macs: Optional[int], options: DiagramOptions, always: bool) -> list:
+    """'params 9,472' and 'MACs 118,013,952' lines ('MACs ?' when unknown until run time); a layer
+    shows only the costs it has."""
     lines = []
     if "params" in options.show and (params or always):
         lines.append((f"params {_number(params)}", "small"))
-    if "macs" in options.show and (macs or always):
+    if "macs" in options.show and (macs is None or macs or always):
         lines.append((f"MACs {_number(macs)}", "small"))
     return lines
 
@@ -234,7 +259,7 @@ class _ModelGraph:
         self.groups = 0
         self.open: list = []  # the clusters being filled, outermost first
         self.where: dict[str, tuple] = {}  # node -> the clusters it is drawn in, outermost first
-        self.totals = model.group_totals(options.convention)  # id(group) -> Totals, in one pass
+        self.totals = _group_totals(model, options.convention)  # id(group) -> Totals, in one pass
         self.hidden: set = set()  # indices of layers drawn by an earlier repetition of their run
         self.runs: dict = {}  # id(group) -> {child position: (period, repetitions)}, when folded
         self.signatures: dict = {}  # id(node) -> number of its drawing, see signature
@@ -385,7 +410,7 @@ class _ModelGraph:
             lines = [(layer.name, "b"), (text, "")]
         if times > 1:
             lines.append((f"x{times}", "b"))
-        lines += _cost_lines(self.params(layer) * times, layer.macs.value * times, self.options, always=False)
+        lines += _cost_lines(self.params(layer) * times, _times(layer.macs.value, times), self.options, always=False)
         attributes = {"fillcolor": FILL.get(layer.family, OTHER_FILL)}
         if layer.family == "merge":
             attributes.update(shape="ellipse", style="filled", margin="0.04,0.02")
@@ -416,7 +441,7 @@ class _ModelGraph:
             lines.append((f"{inner} layers" + (" each time" if count else ""), ""))
         if layers:
             totals = self.totals[id(group)]
-            lines += _cost_lines(totals.params * times, totals.macs * times, self.options, always=True)
+            lines += _cost_lines(totals.params * times, _times(totals.macs, times), self.options, always=True)
         graph.node(node, _html(lines), fillcolor=_family_fill(layers), style="filled", peripheries="2",
                    group=chain)
 
@@ -482,7 +507,7 @@ class _ModelGraph:
         title = [(f"x{times}", "b")]
         if inside:
             totals = ir.Totals.of(inside, self.options.convention)
-            title += _cost_lines(totals.params * times, totals.macs * times, self.options, always=True)
+            title += _cost_lines(totals.params * times, _times(totals.macs, times), self.options, always=True)
         name = f"cluster_{self.prefix}g{number}"
         self.open.append(name)
         with graph.subgraph(name=name) as cluster:
@@ -523,7 +548,7 @@ class _ModelGraph:
         branch = child.kind == "branch"
         title = [(_group_title(child) + (f" x{times}" if times > 1 else ""), "b")]
         if totals.layers:
-            title += _cost_lines(totals.params * times, totals.macs * times, self.options, always=True)
+            title += _cost_lines(totals.params * times, _times(totals.macs, times), self.options, always=True)
         name = f"cluster_{self.prefix}g{number}"
         self.open.append(name)
         with graph.subgraph(name=name) as cluster:

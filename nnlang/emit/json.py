@@ -126,6 +126,9 @@ def model_json(report: ModelReport) -> dict:
     data["totals"]["param_bytes"] = report.param_memory.bytes
     data["totals"]["bias_adds"] = totals.bias_adds
     data["totals"]["activation_ops"] = totals.activation_ops
+    unknown = report.unknown_layers("flops-all")
+    if unknown:  # the layers whose counts depend on a size unknown until run time (their counts are null)
+        data["totals"]["unknown_layers"] = unknown
     memory = report.memory
     data["memory"] = {
         "dtype": options.dtype,

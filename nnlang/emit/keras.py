@@ -89,7 +89,7 @@ class KerasEmitter(Emitter):
                     f"{model.name}, exported by nnc{origin}.", "",
                     f"Input: {what} of shape (batch, {_dims(shape)}); output: (batch, {_dims(model.output_shape)}).",
                     f"Parameters: {totals.params:,} ({totals.non_trainable:,} non-trainable) as nnc counts them "
-                    f"(--convention {self.convention}); MACs: {totals.macs:,}{per_step}."):
+                    f"(--convention {self.convention}); {self.macs_text(totals, per_step)}."):
                 code.line(line)
         code.extend(body)
         return export

@@ -362,7 +362,7 @@ class PyTorchEmitter(Emitter):
             lines.append("A size shown as ? may be anything.")
         per_step = " (one step where a length is unknown)" if None in shape else ""
         lines.append(f"Parameters: {totals.params:,} as nnc counts them (--convention {self.convention}); "
-                     f"MACs: {totals.macs:,}{per_step}.")
+                     f"{self.macs_text(totals, per_step)}.")
         return docstring(*lines)
 
     # -- statements (Emitter.walk calls these) ---------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from ..formula import ZERO, F, product
+from ..formula import UNKNOWN, F, product
 from .base import (Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, Weighted, channels, fmt_axes,
                    fmt_dims, fmt_sizes, sliding_window)
 
@@ -125,7 +125,7 @@ class Conv(_Windowed):
         weights = per_filter * filters
         params = weights + filters if a.bias else weights
         out = _spatial(dims) + (filters,)
-        macs = ZERO if None in out else product([*(d.value for d in dims), filters]) * per_filter
+        macs = UNKNOWN if None in out else product([*(d.value for d in dims), filters]) * per_filter
         return Result(out, trainable=params, macs=macs, dims=dims, window=geometry)
 
     def kernel(self, a: dict, cin: int) -> tuple:
@@ -158,7 +158,7 @@ class Depthwise2D(_Windowed):
         weights = _depthwise_weights(a, cin)
         params = weights + cout if a.bias else weights
         out = _spatial(dims) + (cout,)
-        macs = ZERO if None in out else product([*(d.value for d in dims), cout]) * product(a.k)
+        macs = UNKNOWN if None in out else product([*(d.value for d in dims), cout]) * product(a.k)
         return Result(out, trainable=params, macs=macs, dims=dims, window=geometry)
 
 
@@ -192,7 +192,7 @@ class Separable2D(_Windowed):
         params = depthwise + pointwise + a.filters if a.bias else depthwise + pointwise
         out = _spatial(dims) + (a.filters,)
         if None in out:
-            macs = ZERO
+            macs = UNKNOWN
         else:
             positions = product([d.value for d in dims])
             macs = positions * mid * product(a.k) + positions * mid * a.filters
@@ -263,7 +263,7 @@ class Conv2DTranspose(_Windowed):
         params = weights + a.filters if a.bias else weights
         out = _spatial(dims) + (a.filters,)
         # every input position is scattered through the whole kernel into every output channel
-        macs = ZERO if None in shape else product([*shape[:-1], cin]) * per_input
+        macs = UNKNOWN if None in shape else product([*shape[:-1], cin]) * per_input
         return Result(out, trainable=params, macs=macs, dims=tuple(dims))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..formula import product
+from ..formula import UNKNOWN, product
 from .base import (Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, channels, fmt_sizes, sliding_window)
 
 #: The diagram's words: an operation's, and a spatial rank's suffix
@@ -54,11 +54,8 @@ class Pool(LayerKind):
             return None
         dims, geometry = window
         out = tuple(d.value if d is not None else None for d in dims) + (shape[-1],)
-        pool_ops = None if None in out else product([*out]) * product(a.size)
-        result = Result(out, dims=dims, window=geometry)
-        if pool_ops is not None:
-            result.pool_ops = pool_ops
-        return result
+        pool_ops = UNKNOWN if None in out else product([*out]) * product(a.size)
+        return Result(out, pool_ops=pool_ops, dims=dims, window=geometry)
 
 
 class GlobalPool(LayerKind):
@@ -85,10 +82,7 @@ class GlobalPool(LayerKind):
         if c is None:
             return None
         out = ((1,) * self.spatial + (c,)) if a.keepdims else (c,)
-        result = Result(out)
-        if None not in shape:
-            result.pool_ops = product(shape)
-        return result
+        return Result(out, pool_ops=UNKNOWN if None in shape else product(shape))
 
 
 KINDS = (

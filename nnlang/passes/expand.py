@@ -55,6 +55,14 @@ def values_in(shape: tuple) -> int:
     return total
 
 
+def _plain(value) -> bool:
+    """An integer, a word, an unknown, or a tuple of them: values equal only when of equal type."""
+    kind = type(value)
+    if kind is int or kind is str or value is None:
+        return True
+    return kind is tuple and all(_plain(item) for item in value)
+
+
 def _calls(stmts, blocks: dict):
     """The names of the blocks that stmts call, at any depth of branches and repeats."""
     pending = list(stmts)
@@ -138,6 +146,7 @@ class Expansion:
         self.cyclic = compiler.cyclic
         self.inferred = compiler.inferred  # (kind, input shape, arguments) -> Result, see infer
         self.forecasts = compiler.forecasts  # file-wide memory of the forecast, see forecast
+        self.resolved = compiler.resolved  # (statement, axes, environment) -> arguments, see resolve
         self.model = ctx.model
         self.report = ctx.report
         self.evaluate = ctx.evaluate
@@ -192,14 +201,15 @@ class Expansion:
     # -- statements ----------------------------------------------------------
     def body(self, stmts, tensor: Tensor, scope: Scope) -> Tensor:
         ctx = self.ctx
+        layer_or_call, Layer, Merge = self.layer_or_call, ast.Layer, ast.Merge
         for stmt in stmts:
-            ctx.steps += 1
-            if ctx.steps > MAX_STEPS:
+            steps = ctx.steps = ctx.steps + 1
+            if steps > MAX_STEPS:
                 self.too_many_steps(stmt.span)
             try:
-                if isinstance(stmt, ast.Layer):
-                    tensor = self.layer_or_call(stmt, tensor, scope)
-                elif isinstance(stmt, ast.Merge):
+                if isinstance(stmt, Layer):
+                    tensor = layer_or_call(stmt, tensor, scope)
+                elif isinstance(stmt, Merge):
                     tensor = self.merge(stmt, tensor, scope)
                 else:
                     tensor = self.repeat(stmt, tensor, scope)
@@ -230,40 +240,36 @@ class Expansion:
     def layer(self, stmt: ast.Layer, kind, tensor: Tensor, scope: Scope) -> Tensor:
         ctx = self.ctx
         shape = tensor.shape
-        args = self.arguments(stmt, kind, scope.env, shape)
-        activation = args.pop("activation", "")
-        name = self.name(stmt.label, kind.name, scope.group, scope.suffix, stmt.span)
-        node = ir.LayerNode(len(self.model.layers), name, kind.name, kind.family, scope.group.path,
+        args, activation, items = self.resolve(stmt, kind, scope.env, shape)
+        group = scope.group
+        name = self.name(stmt.label, kind.name, group, scope.suffix, stmt.span)
+        node = ir.LayerNode(len(self.model.layers), name, kind.name, kind.family, group.path,
                             (tensor.producer,), shape, None, span=stmt.span, label=stmt.label,
-                            activation=activation, args=dict(args))
-        self.append(node, scope.group)
+                            activation=activation, args=dict(args), convention=ctx.convention)
+        self.append(node, group)
         if shape is None:
             return Tensor(node.index, None)
         if kind.ranks and len(shape) not in kind.ranks:
             self.rank_error(stmt, kind, shape)
             return Tensor(node.index, None)
         errors = ctx.errors
-        result = self.infer(stmt, kind, shape, args)
+        result = self.infer(stmt, kind, shape, args, items)
         if result is None:
             if ctx.errors == errors:  # a kind must say why it failed
                 self.report("E203", f"{kind.name}: cannot compute the output for input {fmt_shape(shape)}",
                             stmt.span)
             return Tensor(node.index, None)
         node.output_shape = tuple(result.shape)
-        node.trainable, node.non_trainable = result.counts(ctx.convention)
-        node.by_convention = result.by_convention
-        node.macs, node.pool_ops = result.macs, result.pool_ops
-        node.dims = result.dims
-        node.window = result.window
+        node.result = result  # its fields copied, see ir.LayerNode
         if stmt.expect is not None:
             self.expect(stmt.expect, scope.env, node.output_shape, layer=node)
         return Tensor(node.index, node.output_shape)
 
-    def infer(self, stmt: ast.Layer, kind, shape: tuple, args: layers.Args) -> Optional[layers.Result]:
+    def infer(self, stmt: ast.Layer, kind, shape: tuple, args: layers.Args, items: tuple) -> Optional[layers.Result]:
         """kind.infer, with its output size checked, remembered: repeated layers on equal inputs
         (a chain, a block called again, a repeat) are computed once. What reported a diagnostic
-        is computed again, so that each statement gets its own."""
-        key = (kind.name, shape, tuple(args.items()))
+        is computed again, so that each statement gets its own. `items`: tuple(args.items())."""
+        key = (kind.name, shape, items)
         try:
             result = self.inferred.get(key)
         except TypeError:  # an unhashable argument value: not remembered
@@ -416,7 +422,8 @@ class Expansion:
                                                                                                owner.name)
         node = ir.LayerNode(len(self.model.layers), join_name, kind.name,
                             kind.family, owner.path, tuple([o.producer for _, o in outputs]),
-                            outputs[0][1].shape if outputs else tensor.shape, None, span=stmt.span)
+                            outputs[0][1].shape if outputs else tensor.shape, None, span=stmt.span,
+                            convention=self.ctx.convention)
         self.append(node, owner)
         if not outputs:
             self.report("E204", f"{stmt.mode} needs at least one branch", stmt.span)
@@ -509,6 +516,31 @@ class Expansion:
         return tensor
 
     # -- arguments -------------------------------------------------------------
+    def resolve(self, stmt: ast.Layer, kind, env: dict, shape) -> tuple:
+        """arguments() without the activation: (args, activation, tuple(args.items())),
+        remembered per (statement, spatial axes, environment): a statement repeated or in a block
+        called again resolves its arguments once for the same parameters. What failed is resolved
+        again, so that each statement gets its own diagnostics; a hit counts the operators its
+        evaluation took. Remembered only for environments of integers, words and unknowns
+        (tuples of them too), whose equal values are of equal types: 1, 1.0 and True are not."""
+        ctx = self.ctx
+        key = (id(stmt), layers.spatial_axes(kind, shape), tuple(env.items())) if env else \
+            (id(stmt), layers.spatial_axes(kind, shape))
+        if env and not all(_plain(value) for value in env.values()):
+            key = None
+        else:
+            found = self.resolved.get(key)
+            if found is not None:
+                ctx.steps += found[3]
+                return found[:3]
+        steps = ctx.steps
+        args = self.arguments(stmt, kind, env, shape)
+        activation = args.pop("activation", "")
+        found = (args, activation, tuple(args.items()), ctx.steps - steps)
+        if key is not None:
+            self.resolved[key] = found
+        return found[:3]
+
     def arguments(self, stmt: ast.Layer, kind, env: dict, shape) -> layers.Args:
         evaluate, report = self.evaluate, self.report
         axes = layers.spatial_axes(kind, shape)

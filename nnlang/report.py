@@ -382,6 +382,11 @@ class ModelReport:
         """A block call's, branch's or labelled group's counts (the sums over its layers)."""
         return self._group_counts[group]
 
+    @property
+    def group_counts(self) -> dict:
+        """Counts of the model (its root) and of every group below it, keyed by the group."""
+        return self._group_counts
+
     @cached_property
     def param_memory(self) -> Memory:
         return Memory(self.totals.params, self.options.dtype, self.options.units)

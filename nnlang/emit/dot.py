@@ -25,6 +25,7 @@ import attrs
 import graphviz
 
 from .. import ir, present
+from ..report import ModelReport, Options
 from ..layers import kind_of, lookup
 from ..layers.base import fmt_shape
 
@@ -145,25 +146,6 @@ def _times(value: Optional[int], times: int) -> Optional[int]:
     return None if value is None else value * times
 
 
-def _group_totals(model: ir.Model, convention: str) -> dict:
-    """ir.Totals of the model and of every group below it, keyed by id(group), in one pass; a MAC
-    or pooling count unknown in a part is unknown (None) in the sum."""
-    found: dict = {}
-
-    def walk(group) -> ir.Totals:
-        inner = [walk(child) for child in group.children if isinstance(child, ir.Group)]
-        own = ir.Totals.of((child for child in group.children if not isinstance(child, ir.Group)), convention)
-        totals = own
-        for part in inner:
-            totals = ir.Totals(*(None if a is None or b is None else a + b for a, b in zip(totals, part)))
-        found[id(group)] = totals
-        return totals
-
-    if model.root is not None:
-        walk(model.root)
-    return found
-
-
 def _cost_lines(params: int, macs: Optional[int], options: DiagramOptions, always: bool) -> list:
     """'params 9,472' and 'MACs 118,013,952' lines ('MACs ?' when unknown until run time); a layer
     shows only the costs it has."""
@@ -259,7 +241,8 @@ class _ModelGraph:
         self.groups = 0
         self.open: list = []  # the clusters being filled, outermost first
         self.where: dict[str, tuple] = {}  # node -> the clusters it is drawn in, outermost first
-        self.totals = _group_totals(model, options.convention)  # id(group) -> Totals, in one pass
+        # the report's counts of every group, in one pass: group -> Counts
+        self.totals = ModelReport(model, Options(convention=options.convention)).group_counts
         self.hidden: set = set()  # indices of layers drawn by an earlier repetition of their run
         self.runs: dict = {}  # id(group) -> {child position: (period, repetitions)}, when folded
         self.signatures: dict = {}  # id(node) -> number of its drawing, see signature
@@ -309,12 +292,12 @@ class _ModelGraph:
         for child in group.children:
             if isinstance(child, ir.LayerNode):
                 boxes += 1
-            elif child.kind != "branch" and not self.totals[id(child)].layers:
+            elif child.kind != "branch" and not self.totals[child].layers:
                 continue
             elif self._expanded(level + 1):
                 inner = self._size(child, level + 1)
                 frames, boxes = frames + 1 + inner[0], boxes + inner[1] + (child.kind == "branch" and not
-                                                                         self.totals[id(child)].layers)
+                                                                         self.totals[child].layers)
             else:
                 boxes += 1
             if frames > MAX_FRAMES or boxes > MAX_BOXES:
@@ -388,7 +371,7 @@ class _ModelGraph:
             for child in children[i:i + period]:
                 if isinstance(child, ir.LayerNode):
                     _tally(census["layers"], level)
-                elif child.kind == "branch" or self.totals[id(child)].layers:
+                elif child.kind == "branch" or self.totals[child].layers:
                     _tally(census["groups"], level + 1)
                     self._census(child, level + 1, census)
             i += period * times
@@ -440,7 +423,7 @@ class _ModelGraph:
             inner = sum(1 for c in body for _ in (c.layers() if isinstance(c, ir.Group) else (c,)))
             lines.append((f"{inner} layers" + (" each time" if count else ""), ""))
         if layers:
-            totals = self.totals[id(group)]
+            totals = self.totals[group]
             lines += _cost_lines(totals.params * times, _times(totals.macs, times), self.options, always=True)
         graph.node(node, _html(lines), fillcolor=_family_fill(layers), style="filled", peripheries="2",
                    group=chain)
@@ -537,7 +520,7 @@ class _ModelGraph:
             self.layer_node(graph, child, chain, times)
             return []
         run = run + [child] if child.kind == "branch" else []
-        totals = self.totals[id(child)]
+        totals = self.totals[child]
         if child.kind != "branch" and not totals.layers:
             return run  # an empty block or repeat: the tensor passes through, nothing to draw
         if not self._expanded(level + 1):

@@ -91,10 +91,10 @@ def _token_span(token: Token) -> Span:
 def _unclosed_brace(text: str) -> Optional[Span]:
     """Position of the last '{' never closed, ignoring comments."""
     stack: list[Span] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for row, line in enumerate(text.splitlines(), 1):
         for column, char in enumerate(line.split("#", 1)[0], 1):
             if char == "{":
-                stack.append(Span(number, column, number, column + 1))
+                stack.append(Span(row, column, row, column + 1))
             elif char == "}" and stack:
                 stack.pop()
     return stack[-1] if stack else None

@@ -240,7 +240,8 @@ class Expansion:
     def layer(self, stmt: ast.Layer, kind, tensor: Tensor, scope: Scope) -> Tensor:
         ctx = self.ctx
         shape = tensor.shape
-        args, activation, items = self.resolve(stmt, kind, scope.env, shape)
+        args, activation, items = self.resolve(stmt, kind, scope.env, shape,
+                                               again=bool(scope.stack or scope.suffix))
         group = scope.group
         name = self.name(stmt.label, kind.name, group, scope.suffix, stmt.span)
         node = ir.LayerNode(len(self.model.layers), name, kind.name, kind.family, group.path,
@@ -516,17 +517,18 @@ class Expansion:
         return tensor
 
     # -- arguments -------------------------------------------------------------
-    def resolve(self, stmt: ast.Layer, kind, env: dict, shape) -> tuple:
+    def resolve(self, stmt: ast.Layer, kind, env: dict, shape, again: bool = True) -> tuple:
         """arguments() without the activation: (args, activation, tuple(args.items())),
-        remembered per (statement, spatial axes, environment): a statement repeated or in a block
-        called again resolves its arguments once for the same parameters. What failed is resolved
+        remembered per (statement, spatial axes, environment) when the statement may be met
+        `again` (inside a repeat or a block): a statement repeated or in a block called again
+        resolves its arguments once for the same parameters; one written once is not kept. What failed is resolved
         again, so that each statement gets its own diagnostics; a hit counts the operators its
         evaluation took. Remembered only for environments of integers, words and unknowns
         (tuples of them too), whose equal values are of equal types: 1, 1.0 and True are not."""
         ctx = self.ctx
         key = (id(stmt), layers.spatial_axes(kind, shape), tuple(env.items())) if env else \
             (id(stmt), layers.spatial_axes(kind, shape))
-        if env and not all(_plain(value) for value in env.values()):
+        if not again or (env and not all(_plain(value) for value in env.values())):
             key = None
         else:
             found = self.resolved.get(key)

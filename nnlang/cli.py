@@ -103,7 +103,8 @@ def _report_options(function):
         click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="float32", show_default=True,
                      help="Data type of the parameters, for memory figures."),
         click.option("--units", type=click.Choice(tuple(UNITS)), default="si", show_default=True,
-                     help="si: MB = 10^6 bytes; iec: MiB = 2^20 bytes."),
+                     help="Memory in the unit that fits: si: kB, MB, GB (10^3, 10^6, 10^9 bytes); iec: KiB, "
+                          "MiB, GiB (2^10, 2^20, 2^30 bytes)."),
         click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size shown in shapes."),
         click.option("--depth", type=click.IntRange(min=0), default=None,
                      help="Fold blocks deeper than N into one row each."),
@@ -119,6 +120,8 @@ def _report_options(function):
                      help="Columns to show, in order: layer,output,params,trainable,non_trainable,kernel,stride,"
                           "padding,macs,flops,pool_ops,memory."),
         click.option("--ascii", "ascii_only", is_flag=True, help="ASCII table borders instead of box drawing."),
+        click.option("--diagram/--no-diagram", "diagram", default=True, show_default=True,
+                     help="HTML: draw each model as an inline SVG (Graphviz's dot)."),
         click.option("--werror", is_flag=True, help="Treat warnings as errors."),
         click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
                      help="Write the report to this file instead of standard output: a regular file is "
@@ -191,7 +194,7 @@ def _interrupted():
 @click.argument("file", type=click.Path())
 @_report_options
 def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, memory, optimizer, columns, ascii_only,
-            werror, output):
+            diagram, werror, output):
     """Summary table of every model in FILE."""
     from .report import Column, Options
 
@@ -217,7 +220,7 @@ def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, mem
     if fmt == "text":
         from .emit import text as emit_text
 
-        write_output(emit_text.render(compilation.program, options, ascii_only), output)
+        write_output(emit_text.render(compilation.program, options, ascii_only, compilation.source), output)
     elif fmt == "equation":
         from .emit import equation
 
@@ -230,7 +233,14 @@ def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, mem
     else:
         from .emit import tables
 
-        write_output(tables.render(compilation.program, options, fmt, compilation.source.name), output)
+        write_output(tables.render(compilation.program, options, fmt, compilation.source.name, compilation.source,
+                                   diagrams=diagram, warn=_warn), output)
+
+
+def _warn(message: str) -> None:
+    from .diagnostics import printable
+
+    click.echo(f"nnc: warning: {printable(message)}", err=True)
 
 
 @cli.command()

@@ -5,19 +5,18 @@ back end in :mod:`nnlang.emit` formats the same object."""
 from __future__ import annotations
 
 import enum
+import re
 from functools import cached_property
 from typing import NamedTuple, Optional, Union
 
 import attrs
 
 from . import ir, present
-from .choices import DTYPE_BYTES, OPTIMIZER_STATE, UNITS
+from .choices import DTYPE_BYTES, OPTIMIZER_STATE, UNIT_STEPS, UNITS
 from .formula import PerStep
 from .layers import kind_of
 from .layers.base import fmt_shape
-
-
-
+from .source import Source
 
 
 @attrs.frozen
@@ -93,6 +92,7 @@ class Row(NamedTuple):
     layer: Optional[ir.LayerNode] = None
     group: Optional[ir.Group] = None
     collapsed: bool = False
+    call: str = ""  # a folded block call's text as written (`basic(64, 2)`); '' when unknown
 
     # the counts, under the keys the columns name
     params = property(lambda self: self.counts.params)
@@ -199,9 +199,44 @@ def group_type(group: ir.Group) -> str:
     return group.block if group.kind == "block" else group.kind
 
 
+class Amount(NamedTuple):
+    """A number of bytes in the unit that fits it (`fitted`)."""
+
+    bytes: int
+    value: float  # bytes / divisor
+    unit: str  # B, kB, MB, ... or B, KiB, MiB, ...
+    divisor: str  # 10^3, 2^20, ...; '' for bytes
+
+    def text(self) -> str:
+        """148 B, 2.47 kB, 6.89 GB, 1,023 B, 5.23 MiB."""
+        return f"{self.bytes:,} B" if not self.divisor else f"{self.value:,.2f} {self.unit}"
+
+
+def fitted(count: int, units: str) -> Amount:
+    """`count` bytes in the largest unit of `units` (si: kB, MB, GB, TB, PB = 10^3, 10^6, ...;
+    iec: KiB, MiB, GiB, TiB, PiB = 2^10, 2^20, ...) not larger than `count`, or the next one when
+    the figure would round up to a whole step (999,999 B: 1.00 MB, not 1,000.00 kB); bytes below
+    the first unit."""
+    step, names = UNIT_STEPS[units]
+    power = 0
+    while power + 1 < len(names) and count >= step ** (power + 1):
+        power += 1
+    if 0 < power < len(names) - 1 and round(count / step ** power, 2) >= step:
+        power += 1
+    if power == 0:
+        return Amount(count, float(count), names[0], "")
+    base, exponent = (10, 3 * power) if step == 1000 else (2, 10 * power)
+    return Amount(count, count / step ** power, names[power], f"{base}^{exponent}")
+
+
+def amount_text(count: Optional[int], units: str) -> str:
+    """`count` bytes in the unit that fits (`fitted`); 'unknown' for None."""
+    return "unknown" if count is None else fitted(count, units).text()
+
+
 @attrs.frozen
 class Memory:
-    """Bytes of the parameters for a dtype, in the chosen units."""
+    """Bytes of the parameters for a dtype, shown in the unit that fits."""
 
     params: int
     dtype: str
@@ -213,19 +248,21 @@ class Memory:
 
     @property
     def scaled(self) -> float:
+        """The bytes in megabytes of the unit system (MB or MiB)."""
         return self.bytes / UNITS[self.units][0]
 
     @property
     def unit(self) -> str:
+        """The unit system's megabyte (MB or MiB), as the JSON report names the units."""
         return UNITS[self.units][1]
 
     def text(self) -> str:
-        return f"{self.scaled:,.2f} {self.unit}"
+        return fitted(self.bytes, self.units).text()
 
     def worked(self) -> str:
-        divisor = "10^6" if self.units == "si" else "2^20"
-        return (f"{self.params:,} x {DTYPE_BYTES[self.dtype]} bytes ({self.dtype}) = {self.bytes:,} bytes = "
-                f"{self.bytes:,} / {divisor} = {self.text()}")
+        amount = fitted(self.bytes, self.units)
+        head = f"{self.params:,} x {DTYPE_BYTES[self.dtype]} bytes ({self.dtype}) = {self.bytes:,} bytes"
+        return head if not amount.divisor else f"{head} = {self.bytes:,} / {amount.divisor} = {amount.text()}"
 
 
 class MemoryLine(NamedTuple):
@@ -252,10 +289,8 @@ class MemoryReport(NamedTuple):
     training: tuple  # MemoryLine: parameters, gradients, optimizer state, input and activations, total
 
     def scaled(self, count: Optional[int]) -> str:
-        if count is None:
-            return "unknown"
-        divisor, unit = UNITS[self.units]
-        return f"{count / divisor:,.2f} {unit}"
+        """`count` bytes in the unit that fits; 'unknown' for None."""
+        return amount_text(count, self.units)
 
 
 def _memory_report(model: ir.Model, options: Options, totals: Counts) -> MemoryReport:
@@ -329,14 +364,62 @@ def shape_with_batch(shape: Optional[tuple], batch: Optional[int]) -> str:
     return "(" + ", ".join(dims) + ")"
 
 
+#: A statement's label (`layer1: `) and its expectation (` -> 56x56x64 params=...`).
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*:\s*")
+_EXPECTATION = re.compile(r"\s*->.*\Z", re.S)
+#: The longest call text a table shows; a longer one is cut with '...'.
+MAX_CALL = 60
+
+
+def written_call(source: Source, span) -> str:
+    """The text of the statement at `span` without its label and expectation, comments dropped and
+    runs of white space made one space, with anything a terminal could act on escaped."""
+    from .diagnostics import printable
+
+    lines = source.lines[span.line - 1: span.end_line]
+    if not lines:
+        return ""
+    if len(lines) == 1:
+        lines = [lines[0][span.column - 1: span.end_column - 1]]
+    else:
+        lines = [lines[0][span.column - 1:], *lines[1:-1], lines[-1][: span.end_column - 1]]
+        lines = [line.split("#", 1)[0] for line in lines]
+    text = " ".join(" ".join(lines).split())
+    text = _EXPECTATION.sub("", _LABEL.sub("", text))
+    text = re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", text))
+    if len(text) > MAX_CALL:
+        text = text[: MAX_CALL - 3].rstrip() + "..."
+    return printable(text)
+
+
+def own_join(group: ir.Group) -> Optional[ir.LayerNode]:
+    """The join layer of a labelled or stand-alone `concat`/`add` group: its last child, of the
+    group's own kind and name. The group's row stands for it (the name is shown once)."""
+    if not group.children:
+        return None
+    last = group.children[-1]
+    if isinstance(last, ir.LayerNode) and last.kind == group.kind and last.name == group.name \
+            and kind_of(last).joins_branches:
+        return last
+    return None
+
+
 class ModelReport:
     """Every figure of one model's report, each computed once, when first asked for: the rows
     of the table, the totals and operation counts (of the model and of every group, in one
     bottom-up pass), the memory report. The back ends in :mod:`nnlang.emit` only format them."""
 
-    def __init__(self, model: ir.Model, options: Options):
+    def __init__(self, model: ir.Model, options: Options, source: Optional[Source] = None):
         self.model = model
         self.options = options
+        self.source = source  # the file's text, for what a call wrote (call_text); None: unknown
+
+    def call_text(self, group: ir.Group) -> str:
+        """A block call as written in the file, its label and expectation left out, its spaces
+        folded: `basic(64, 2)`, `down 32`; '' without the source."""
+        if self.source is None or group.span is None or not group.span.line:
+            return ""
+        return written_call(self.source, group.span)
 
     @cached_property
     def _group_counts(self) -> dict:
@@ -425,11 +508,15 @@ class ModelReport:
         shown = present.geometries(self.model.layers)  # alive as long as the rows are made
 
         def visit(group: ir.Group, level: int) -> None:
+            join = own_join(group)  # shown on the group's row
             for child in group.children:
+                if child is join:
+                    continue
                 if isinstance(child, ir.Group):
                     collapsed = depth is not None and level + 1 >= depth
+                    call = self.call_text(child) if collapsed and child.kind == "block" else ""
                     out.append(Row(level, child.name, group_type(child), child.output_shape, group_counts[child],
-                                   group=child, collapsed=collapsed))
+                                   group=child, collapsed=collapsed, call=call))
                     if not collapsed:
                         visit(child, level + 1)
                 else:
@@ -493,14 +580,16 @@ class Report:
     """The report of a file: a ModelReport per model, and its `compare` statements (`compare A,
     B, C` sets B and C each beside A)."""
 
-    def __init__(self, program: ir.Program, options: Options):
+    def __init__(self, program: ir.Program, options: Options, source: Optional[Source] = None):
         self.program = program
         self.options = options
-        self.models = [ModelReport(model, options) for model in program.models]
+        self.source = source
+        self.models = [ModelReport(model, options, source) for model in program.models]
 
     @classmethod
-    def of(cls, program: ir.Program, options: Options) -> "Report":
-        return cls(program, options)
+    def of(cls, program: ir.Program, options: Options, source: Optional[Source] = None) -> "Report":
+        """The report of `program`; with the file's `source`, folded block calls show what they wrote."""
+        return cls(program, options, source)
 
     def model(self, name: str) -> Optional[ModelReport]:
         return self._by_name.get(name)
@@ -520,6 +609,6 @@ class Report:
         return [compare(self.model(left), self.model(right), self.options) for left, right in dict.fromkeys(pairs)]
 
 
-__all__ = ["Column", "Counts", "plus", "DTYPE_BYTES", "Memory", "MemoryLine", "MemoryReport", "ModelComparison",
-           "ModelReport", "Options", "Report", "Row", "UNITS", "compare", "fmt_shape", "layer_counts",
-           "shape_with_batch"]
+__all__ = ["Amount", "Column", "Counts", "plus", "DTYPE_BYTES", "Memory", "MemoryLine", "MemoryReport",
+           "ModelComparison", "ModelReport", "Options", "Report", "Row", "UNITS", "amount_text", "compare", "fitted",
+           "fmt_shape", "layer_counts", "own_join", "shape_with_batch", "written_call"]

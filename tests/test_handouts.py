@@ -172,3 +172,17 @@ def test_nnc_compare_writes_every_format(tmp_path, fmt):
         assert rows["params"] == ("1296", "500")
     else:
         assert "1,296" in out and f"{500 / 1296:.3f}x" in out
+
+
+def test_markdown_folded_calls_render_as_written():
+    """A folded call's arguments hold expressions (`2*c`, names with underscores): CommonMark shows them as written."""
+    source = ("block inner(c_out) {\n    conv2d c_out k=1\n}\n"
+              "block outer(c) {\n    inner(2*c*2)\n    inner(c_out=c)\n}\n"
+              "model m {\n    input 4x4x2\n    outer(3)\n}\n")
+    compilation = compile_text(source, "net.nn")
+    assert compilation.ok, [d.message for d in compilation.diagnostics]
+    markdown = tables.render(compilation.program, Options(depth=2), "markdown", "net.nn", compilation.source)
+    shown = rendered_text(markdown)
+    assert "inner_1 (inner(2*c*2)) [+]" in shown and "inner_2 (inner(c_out=c)) [+]" in shown
+    # 1x1 convolutions on 2 channels: 2*12 + 12 = 36 parameters, then 12*3 + 3 = 39
+    assert "| 36 |" in markdown and "| 39 |" in markdown

@@ -117,7 +117,7 @@ def test_latex_carries_the_memory_section():
     compilation = compile_text("model m {\n  input 8\n  dense 4 relu\n}\n", "net.nn")
     text = tables.render(compilation.program, Options(memory=True), "latex")
     # parameters: (8*4 + 4) = 36 x 4 bytes; the line says how
-    assert r"\hspace{1em}parameters & 0.00 MB & 36 x 4 B \\" in text
+    assert r"\hspace{1em}parameters & 144 B & 36 x 4 B \\" in text
     assert r"optimizer state (adam: 2 per parameter)" in text
     assert text.count(r"\begin{longtable}") == 1 and text.count(r"\begin{tabular}") == 1
 

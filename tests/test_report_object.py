@@ -145,13 +145,18 @@ def test_json_memory_carries_every_line_of_the_text():
     assert set(memory) >= {"dtype", "units", "bytes_per_value", "batch", "params", "input", "activations",
                            "inference_peak", "training"}  # the keys that were there before stay
     text = nnc_in_process(STRIDE2, "--memory", "--batch", "50").stdout
-    # each line of the text section is one of the JSON lines, in MB (10^6 bytes)
+    # each line of the text section is one of the JSON lines, in kB (10^3 bytes) below 10^6 bytes, else MB
     lines = [memory[key] for key in ("params", "input", "activations", "inference_peak",
                                      "inference_peak_plus_params", "inference_every_activation_kept")]
     lines += memory["training"]["lines"]
-    section = text.split("Memory (float32, MB = 10^6 bytes)\n")[1].splitlines()
-    amounts = [line.split("  ")[-2].strip() for line in section if " MB " in line]
-    assert amounts == [f"{line['bytes'] / 10**6:,.2f} MB" for line in lines]
+    section = text.split("Memory (float32; kB, MB, GB = 10^3, 10^6, 10^9 bytes)\n")[1].splitlines()
+    amounts = [line.split("  ")[-2].strip() for line in section if " MB " in line or " kB " in line]
+
+    def fitting(count):
+        return f"{count / 10**3:,.2f} kB" if count < 10**6 else f"{count / 10**6:,.2f} MB"
+
+    assert amounts == [fitting(line["bytes"]) for line in lines]
+    assert "720.00 kB" in amounts  # the input image: 200*300*3 values x 4 bytes = 720,000 bytes
 
 
 def _csv_tables(text: str) -> list[list[list[str]]]:

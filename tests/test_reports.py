@@ -38,7 +38,7 @@ def test_memory_answers_question_2_of_001():
 def test_memory_section_in_text_is_labelled_with_units():
     proc = nnc_in_process(STRIDE2, "--memory", "--units", "iec")
     assert proc.returncode == 0
-    assert "Memory (float32, MiB = 2^20 bytes)" in proc.stdout
+    assert "Memory (float32; KiB, MiB, GiB = 2^10, 2^20, 2^30 bytes)" in proc.stdout
     assert f"{3_613_600 / 2**20:,.2f} MiB" in proc.stdout  # parameters: 3.45 MiB
     # one sample: the peak pair holds 2,250,000 values * 4 B = 9,000,000 B = 8.58 MiB
     assert f"{2_250_000 * 4 / 2**20:,.2f} MiB" in proc.stdout
@@ -154,7 +154,9 @@ def test_depth_folds_blocks(tmp_path):
     full = nnc_in_process(path, "--ascii").stdout
     folded = nnc_in_process(path, "--ascii", "--depth", "1").stdout
     assert full.count("(conv2d)") == 4 and folded.count("(conv2d)") == 0
-    assert "b_1 (b) [+]" in folded and f"{(2 * 3 + 3) + (3 * 3 + 3):,}" in folded
+    # a folded row shows the call as written: b(3) holds (2 + 1)*3 + (3 + 1)*3 parameters
+    assert "b_1 (b(3)) [+]" in folded and f"{(2 * 3 + 3) + (3 * 3 + 3):,}" in folded
+    assert "b_2 (b(5)) [+]" in folded
 
 
 def test_latex_compiles_in_a_plain_document(tmp_path):
@@ -188,3 +190,163 @@ def test_shared_json_encoding_is_each_layers_own(text):
     for model in program.models:
         lines = _encoded_layers(model.layers)
         assert [json.loads(line) for line in lines] == [layer_json(node) for node in model.layers]
+
+
+# --- folded block calls show what they wrote --------------------------------------------------------
+
+CALLS = """block down(c) {
+    conv2d c k=3 s=2 pad=same
+}
+block basic(c, s=1) {
+    conv2d c k=3 s=s pad=same
+    conv2d c k=3 pad=same
+}
+block stage(c) {
+    down(c)
+    basic(c, 1)
+}
+model net {
+    input 32x32x3
+    down(32)
+    first: basic(64, 2)      -> 8x8x64
+    basic 64 s=1
+    basic(64,    # channels
+          s=1)
+    stage(16)
+}
+"""
+
+
+def _table_of(tmp_path, text: str, *options: str) -> str:
+    path = tmp_path / "net.nn"
+    path.write_text(text, encoding="utf-8")
+    proc = nnc_in_process(path, *options)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("fmt, row", [
+    ("text", "down_1 (down(32)) [+]"), ("markdown", r"down_1 (down(32)) \[+\]"),
+    ("html", "<td>down_1 (down(32)) [+]</td>"), ("latex", r"down\_1 [+]\\\hspace{1em}down(32)")])
+def test_folded_rows_show_the_call_with_its_arguments(tmp_path, fmt, row):
+    out = _table_of(tmp_path, CALLS, "--depth", "1", "--format", fmt, "--no-diagram")
+    assert row in out
+    # a label and an expectation are not part of the call; a call without parentheses reads as written;
+    # a call over two lines is one line without its comment
+    for call in ("basic(64, 2)", "basic 64 s=1", "basic(64, s=1)", "stage(16)"):
+        assert call in out, call
+    assert "->" not in out and "channels" not in out
+
+
+def test_nested_folded_calls_read_as_written_in_their_block(tmp_path):
+    out = _table_of(tmp_path, CALLS, "--depth", "2", "--ascii")
+    assert "| stage_1 (stage)" in out  # unfolded: its layers' rows follow
+    assert "|   down_2 (down(c)) [+]" in out and "|   basic_3 (basic(c, 1)) [+]" in out
+
+
+def test_unfolded_rows_and_csv_keep_the_block_name(tmp_path):
+    assert "down_1 (down)" in _table_of(tmp_path, CALLS, "--ascii")
+    rows = list(csv.DictReader(io.StringIO(_table_of(tmp_path, CALLS, "--depth", "1", "--format", "csv"))))
+    assert [(r["name"], r["type"]) for r in rows][:2] == [("down_1", "down"), ("first", "basic")]
+
+
+def test_folded_latex_tables_of_every_example_fit_a4(tmp_path):
+    """With --depth 1, the calls of GoogLeNet's inception modules (six arguments each) still fit."""
+    import shutil
+    import subprocess
+
+    assert shutil.which("pdflatex"), "pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended"
+    body = []
+    for path in sorted(EXAMPLES.glob("*.nn")):
+        proc = nnc_in_process(path, "--format", "latex", "--depth", "1")
+        assert proc.returncode == 0, proc.stderr
+        body.append(proc.stdout)
+    assert r"\hspace{1em}inception(384, 192, 384, 48, 128, 128)\end{tabular}" in "".join(body)
+    (tmp_path / "table.tex").write_text("\n".join(body), encoding="utf-8")
+    (tmp_path / "doc.tex").write_text("\\documentclass[a4paper]{article}\n\\usepackage[margin=2cm]{geometry}\n"
+                                      "\\usepackage{booktabs,longtable}\n\\begin{document}\n\\input{table.tex}\n"
+                                      "\\end{document}\n")
+    for _ in range(2):  # longtable settles its column widths on the second run
+        proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Overfull" not in (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")
+
+
+# --- a labelled or stand-alone join is shown once ---------------------------------------------------
+
+JOINS = """block residual(c) {
+    add {
+        branch main { conv2d c k=3 pad=same }
+        branch {}
+    }
+}
+model m {
+    input 8x8x4
+    concat {
+        branch { conv2d 2 k=1 }
+        branch { conv2d 3 k=1 }
+    }
+    mix: add {
+        branch { conv2d 5 k=1 }
+        branch {}
+    }
+    residual(5)
+}
+"""
+
+
+@pytest.mark.parametrize("fmt, concat, mix", [
+    ("text", "concat_1 (concat)", "mix (add)"), ("markdown", "concat_1 (concat)", "mix (add)"),
+    ("html", "<td>concat_1 (concat)</td>", "<td>mix (add)</td>"), ("latex", r"concat\_1 (concat)", "mix (add)"),
+    ("csv", ",concat_1,concat,", ",mix,add,")])
+def test_a_join_group_and_its_join_are_one_row(tmp_path, fmt, concat, mix):
+    out = _table_of(tmp_path, JOINS, "--format", fmt, "--no-diagram")
+    assert out.count(concat) == 1 and out.count(mix) == 1
+    # the join inside a block keeps its row: the block's row is the call's
+    assert out.count(r"add\_1" if fmt == "latex" else "add_1") == 1
+
+
+def test_the_join_groups_row_carries_the_totals_and_the_output(tmp_path):
+    rows = list(csv.DictReader(io.StringIO(_table_of(tmp_path, JOINS, "--format", "csv"))))
+    by_name = {(r["depth"], r["name"]): r for r in rows}
+    concat = by_name[("0", "concat_1")]
+    # conv2d 2 k=1 on 4 channels: 4*2 + 2 = 10; conv2d 3 k=1: 4*3 + 3 = 15; output 8x8x(2 + 3)
+    assert (concat["params"], concat["output_shape"]) == (str(10 + 15), "8x8x5")
+    # conv2d 5 k=1 on 5 channels: 5*5 + 5 = 30, added to the identity: 8x8x5
+    assert (by_name[("0", "mix")]["params"], by_name[("0", "mix")]["output_shape"]) == ("30", "8x8x5")
+    names = [r["name"] for r in rows]
+    assert names == ["concat_1", "branch_1", "conv2d_1", "branch_2", "conv2d_2", "mix", "branch_1", "conv2d_3",
+                     "branch_2", "residual_1", "main", "conv2d_4", "branch_2", "add_1"]
+
+
+# --- weights: one documented orientation ------------------------------------------------------------
+
+def test_the_equation_labels_its_orientation_against_the_kernel_column(tmp_path):
+    """exam_dense_no_bias.nn: dense 500 on 1200 inputs. The Kernel column writes the weights inputs
+    first (1200x500, as Keras' kernel); y = W x needs W outputs x inputs (500x1200): the equation says so."""
+    table = nnc_in_process(EXAMPLES / "exam_dense_no_bias.nn", "--ascii").stdout
+    assert "| dense_1 (dense, tanh) | (None, 500)  | 600,000 | 1200x500 |" in table
+    text = nnc_in_process(EXAMPLES / "exam_dense_no_bias.nn", "--format", "equation").stdout
+    assert r"W_{1} \in \mathbb{R}^{500 \times 1200}" in text
+    assert r"$W$ is outputs $\times$ inputs" in text
+    assert r"Kernel column of the summary writes inputs $\times$ outputs" in text
+    conv = nnc_in_process(EXAMPLES / "lenet5.nn", "--format", "equation").stdout
+    assert r"K_{1} \in \mathbb{R}^{5 \times 5 \times 1 \times 6}" in conv
+    assert r"$K$ is the kernel's size along each axis $\times$ input channels $\times$ filters" in conv
+    docs = (EXAMPLES.parent / "docs" / "conventions.md").read_text(encoding="utf-8")
+    assert "## Orientation of weights" in docs and "`1200x500`" in docs and "500 \\times 1200" in docs
+
+
+def test_the_equation_with_its_labels_typesets(tmp_path):
+    import shutil
+    import subprocess
+
+    assert shutil.which("pdflatex"), "pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended"
+    body = "".join(nnc_in_process(EXAMPLES / name, "--format", "equation").stdout
+                   for name in ("exam_dense_no_bias.nn", "lenet5.nn"))
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{amssymb}\n\\begin{document}\n" + body
+                                      + "\\end{document}\n", encoding="utf-8")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]

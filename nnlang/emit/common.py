@@ -36,7 +36,7 @@ def unknown_note(names: list) -> str:
 
 def cell(row: Row, column: Column, options: Options) -> str:
     if column is Column.LAYER:
-        kind = row.type + (f", {row.activation}" if row.activation else "")
+        kind = (row.call or row.type) + (f", {row.activation}" if row.activation else "")
         mark = " [+]" if row.collapsed else ""
         return f"{'  ' * row.depth}{row.name} ({kind}){mark}"
     if column is Column.OUTPUT:
@@ -105,6 +105,10 @@ def totals_lines(report: ModelReport) -> list[str]:
     return lines
 
 
+#: What the units of a memory section mean (each figure is in the largest unit it reaches).
+UNIT_NAMES = {"si": "kB, MB, GB = 10^3, 10^6, 10^9 bytes", "iec": "KiB, MiB, GiB = 2^10, 2^20, 2^30 bytes"}
+
+
 class MemoryRow(NamedTuple):
     """A line of the memory section as the tables show it."""
 
@@ -116,10 +120,9 @@ class MemoryRow(NamedTuple):
 
 def memory_table(memory: MemoryReport) -> list[MemoryRow]:
     """The memory section (--memory), in order: each section's heading, then its lines."""
-    unit = "MB = 10^6 bytes" if memory.units == "si" else "MiB = 2^20 bytes"
     batch = memory.batch
     rows = [
-        MemoryRow("memory", f"Memory ({memory.dtype}, {unit})", None, ""),
+        MemoryRow("memory", f"Memory ({memory.dtype}; {UNIT_NAMES[memory.units]})", None, ""),
         MemoryRow("memory", "parameters", memory.params, memory.params.how),
         MemoryRow("memory", "input, one sample", memory.input, memory.input.how),
         MemoryRow("memory", "activations, one sample", memory.activations, memory.activations.how),
@@ -150,7 +153,7 @@ def memory_rows(memory: MemoryReport) -> list[tuple[str, str, str]]:
 def memory_lines(memory: MemoryReport) -> list[str]:
     """The memory section (--memory), as aligned text lines."""
     rows = memory_rows(memory)
-    width = max(len(r[0]) for r in rows)
+    width = max(len(r[0]) for r in rows if r[1])  # a heading stands on its own line
     number = max(len(r[1]) for r in rows)
     out = []
     for label, value, how in rows:

@@ -12,6 +12,16 @@ _FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\sigma", "linear": ""}
 _OPERATORS = {"product": r"\,", "convolution": r" \ast"}
 
 
+#: How the weights' sizes read, by operation, written under the formula: a matrix is outputs x
+#: inputs, as `y = W x` needs, while the summary's Kernel column writes weights inputs first
+#: (docs/conventions.md, "Orientation of weights").
+_ORIENTATION = {
+    "product": r"$W$ is outputs $\times$ inputs, one row per output, as $y = W x$ reads it (the Kernel column "
+               r"of the summary writes inputs $\times$ outputs, $W^{\mathsf{T}}$)",
+    "convolution": r"$K$ is the kernel's size along each axis $\times$ input channels $\times$ filters",
+}
+
+
 class NotAChain(ValueError):
     """The model branches: it has no single nested formula."""
 
@@ -34,6 +44,7 @@ def model_equation(model: ir.Model) -> str:
     expression = "x"
     shapes = [rf"x \in \mathbb{{R}}^{{{_dims(model.input_shape)}}}"] if model.input_shape else []
     weighted = 0
+    operations = set()
     for node in model.layers:
         kind = kind_of(node)
         term = kind.equation_term(node.args, node.input_shape)
@@ -41,6 +52,7 @@ def model_equation(model: ir.Model) -> str:
             continue
         if isinstance(term, Weighted):
             weighted += 1
+            operations.add(term.operation)
             index = latex_escape(node.label) if node.label else str(weighted)
             symbol = f"{term.symbol}_{{{index}}}"
             expression = f"{symbol}{_OPERATORS[term.operation]} {expression}"
@@ -55,6 +67,9 @@ def model_equation(model: ir.Model) -> str:
     lines = [f"% model {model.name}", r"\[", f"  y = {expression}", r"\]"]
     if shapes:
         lines += [r"\[", "  " + r",\quad ".join(shapes), r"\]"]
+    notes = [_ORIENTATION[operation] for operation in _ORIENTATION if operation in operations]
+    if notes:
+        lines.append(r"\noindent Sizes: " + "; ".join(notes) + ".")
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import os
 import re
 
 from ..report import Column, ModelReport, Options, Report, columns_for, fmt_shape
@@ -146,6 +147,9 @@ def _latex(report: Report) -> str:
                  r"\endfoot", r"\endlastfoot"]
         for row, values in body:
             escaped = [_latex_cell(v) for v in values]
+            if columns[0] is Column.LAYER and row.call:  # the call on a line of its own, to keep the width
+                escaped[0] = (rf"\begin{{tabular}}[t]{{@{{}}l@{{}}}}{latex_escape(row.name)} [+]\\"
+                              rf"\hspace{{1em}}{latex_escape(row.call)}\end{{tabular}}")
             if columns[0] is Column.LAYER and row.depth:
                 escaped[0] = rf"\hspace{{{row.depth}em}}" + escaped[0]
             worked = explanation(row, options.convention) if options.explain else []
@@ -180,55 +184,110 @@ th, td { padding: 0.25em 0.8em; border-bottom: 1px solid #ccc; text-align: left;
 th { border-bottom: 2px solid #333; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.group td { font-weight: 600; }
-tr.explain td { color: #555; font-size: 0.9em; border-bottom: none; }
+tbody.layer { border-bottom: 1px solid #ccc; }
+tbody.layer td { border-bottom: none; }
+tr.explain td { color: #555; font-size: 0.9em; border-bottom: none; padding-top: 0; }
 ul.totals { list-style: none; padding: 0; }
-@media print { body { margin: 0; } tr { page-break-inside: avoid; } }
+p.source { color: #555; margin-top: -0.5em; }
+figure.diagram { margin: 1em 0; }
+figure.diagram svg { max-width: 100%; height: auto; }
+figcaption { color: #555; font-size: 0.9em; }
+p.note { color: #555; font-style: italic; }
+@media print { body { margin: 0; } tr, tbody.layer { page-break-inside: avoid; break-inside: avoid; } }
 """.strip()
 
 
 _NUM = ' class="num"'
 
+#: The page runs no script and loads nothing (the diagrams are inline SVG): the browser is told so,
+#: and refuses anything else, were it ever to get in.
+_POLICY = 'http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'"'
 
-def _html_head(source_name: str) -> list[str]:
+#: The most model names a page title lists; more are counted.
+TITLE_NAMES = 4
+
+
+def page_title(names: list, source_name: str) -> str:
+    """The models' names (`naive, bottleneck`), or the file's own name when it has none."""
+    names = list(dict.fromkeys(names))
+    if not names:
+        return os.path.basename(source_name) or "nnc report"
+    shown = ", ".join(names[:TITLE_NAMES])
+    return shown + (f" and {len(names) - TITLE_NAMES} more" if len(names) > TITLE_NAMES else "")
+
+
+def _html_head(title: str, source_name: str) -> list[str]:
     esc = html.escape
-    return ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-            f"<title>nnc report: {esc(source_name)}</title>", f"<style>\n{_CSS}\n</style>", "</head>", "<body>",
-            f"<h1>{esc(source_name)}</h1>"]
+    head = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', f"<meta {_POLICY}>",
+            f"<title>{esc(title)}</title>", f"<style>\n{_CSS}\n</style>", "</head>", "<body>",
+            f"<h1>{esc(title)}</h1>"]
+    name = os.path.basename(source_name)
+    if name:
+        head.append(f'<p class="source">nnc report of <code>{esc(name)}</code></p>')
+    return head
 
 
-def _html(report: Report, source_name: str) -> str:
+def _html(report: Report, source_name: str, diagrams: bool = False, warn=None) -> str:
     options = report.options
     esc = html.escape
-    out = _html_head(source_name)
-    for model_report in report.models:
+    out = _html_head(page_title([m.model.name for m in report.models], source_name), source_name)
+    missing = None  # why no diagram can be drawn at all (Graphviz is missing)
+    for number, model_report in enumerate(report.models, 1):
         model = model_report.model
         columns, body = _body(model_report)
         out.append(f"<h2>Model <code>{esc(model.name)}</code></h2>")
         out.append("<table>")
         out.append("<thead><tr>" + "".join(f"<th{_NUM if c.numeric else ''}>{esc(title(c, options))}</th>"
                                            for c in columns) + "</tr></thead>")
-        out.append("<tbody>")
+        if not options.explain:
+            out.append("<tbody>")
         for row, values in body:
             klass = ' class="group"' if row.is_group else ""
             cells = "".join(f"<td{_NUM if c.numeric else ''}>{esc(v)}</td>" for c, v in zip(columns, values))
+            if options.explain:  # a layer and its formulas: one body, ruled below, kept on one page
+                out.append('<tbody class="layer">')
             out.append(f"<tr{klass}>{cells}</tr>")
             if options.explain:
                 for text in explanation(row, options.convention):
                     indent = "  " * (row.depth + 1)
                     out.append(f'<tr class="explain"><td colspan="{len(columns)}">{esc(indent)}= {esc(text)}</td></tr>')
-        out.append("</tbody>")
+                out.append("</tbody>")
+        if not options.explain:
+            out.append("</tbody>")
         out.append("</table>")
         out.append('<ul class="totals">' + "".join(f"<li>{esc(line)}</li>" for line in totals_lines(model_report))
                    + "</ul>")
         if options.memory:
             out.append("<pre>" + esc("\n".join(memory_lines(model_report.memory))) + "</pre>")
+        if diagrams and model.root is not None:
+            from .svg import GraphvizMissing, NoDiagram, model_svg
+
+            try:
+                if missing is not None:
+                    raise missing
+                drawing = model_svg(model, options, f"d{number}-")
+            except NoDiagram as error:
+                if warn is not None and missing is None:
+                    warn(f"the HTML report has no diagrams: {error}" if isinstance(error, GraphvizMissing) else
+                         f"the HTML report has no diagram of model '{model.name}': {error}")
+                if isinstance(error, GraphvizMissing):
+                    missing = error
+                out.append(f'<p class="note">Diagram left out: {esc(str(error))}.</p>')
+            else:
+                out += ['<figure class="diagram">', drawing,
+                        f"<figcaption>Model <code>{esc(model.name)}</code> (<code>nnc diagram</code>)</figcaption>",
+                        "</figure>"]
     out += [compare.html(c, options) for c in report.comparisons]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
 
-def render(program, options: Options, fmt: str, source_name: str = "") -> str:
-    report = Report.of(program, options)
+def render(program, options: Options, fmt: str, source_name: str = "", source=None, diagrams: bool = False,
+           warn=None) -> str:
+    """The report in a table format. With the file's `source` (a Source), folded block calls show
+    what they wrote; `diagrams`: the HTML report draws each model (Graphviz's dot), and `warn`
+    receives why a diagram was left out."""
+    report = Report.of(program, options, source)
     if fmt == "markdown":
         return _markdown(report)
     if fmt == "csv":
@@ -236,7 +295,7 @@ def render(program, options: Options, fmt: str, source_name: str = "") -> str:
     if fmt == "latex":
         return _latex(report)
     if fmt == "html":
-        return _html(report, source_name)
+        return _html(report, source_name, diagrams, warn)
     raise ValueError(fmt)
 
 
@@ -253,5 +312,6 @@ def render_comparison(comparison, options: Options, fmt: str, source_name: str =
     if fmt == "latex":
         return "% nnc report: needs \\usepackage{booktabs} in the preamble\n\n" + compare.latex(comparison, options) + "\n"
     if fmt == "html":
-        return "\n".join([*_html_head(source_name), compare.html(comparison, options), "</body>", "</html>"]) + "\n"
+        head = _html_head(f"{comparison.left.name} vs {comparison.right.name}", source_name)
+        return "\n".join([*head, compare.html(comparison, options), "</body>", "</html>"]) + "\n"
     raise ValueError(fmt)

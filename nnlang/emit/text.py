@@ -61,10 +61,11 @@ def model_text(report: ModelReport, ascii_only: bool = False) -> str:
     return "\n".join(parts)
 
 
-def render(program, options: Options, ascii_only: bool = False) -> str:
+def render(program, options: Options, ascii_only: bool = False, source=None) -> str:
+    """The text report; with the file's `source` (a Source), folded block calls show what they wrote."""
     from . import compare as emit_compare
 
-    report = Report.of(program, options)
+    report = Report.of(program, options, source)
     parts = [model_text(m, ascii_only) for m in report.models]
     parts += [emit_compare.text(comparison, options) for comparison in report.comparisons]
     return "\n\n".join(parts) + "\n" if parts else ""

@@ -4,9 +4,12 @@ The format is OUT's extension: .dot (or .gv) is the DOT text and needs nothing
 else; .svg, .png and .pdf are rendered by Graphviz's `dot` program. Without -o
 the DOT text goes to standard output. See docs/diagrams.md.
 
+With --page a4|letter the drawing is fitted to pages of that paper (nnlang.emit.paper).
+
 Exit status: 0 written, 1 the file has errors, 2 a wrong command line, an
-unknown model, a file that cannot be read or written, or Graphviz's `dot`
-missing for a rendered format.
+unknown model, a file that cannot be read or written, Graphviz's `dot`
+missing for a rendered format or --page, or several pages asked of an SVG or
+PNG; 3 `dot` failed.
 """
 
 from __future__ import annotations
@@ -16,9 +19,14 @@ from pathlib import Path
 
 import click
 
+from ..choices import CONVENTIONS, DTYPE_BYTES, OPS
+
 EXTENSIONS = ("dot", "gv", "svg", "png", "pdf")
-SHOW = ("params", "macs")
-from ..choices import CONVENTIONS
+#: What --show adds to the boxes (nnlang.emit.dot.SHOW): the parameters, the summary's operation
+#: counts (--ops: MACs, FLOPs, ...), pooling operations and output memory.
+SHOW = ("params", *OPS, "pool_ops", "memory")
+LABELS = ("all", "changed", "none")
+PAPERS = ("a4", "letter")
 
 INSTALL_HINT = (
     "install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; Fedora: sudo dnf install graphviz; "
@@ -35,11 +43,25 @@ def _fail(message: str, status: int = 2):
 def _show(ctx, param, value):
     if not value:
         return frozenset()
-    items = {item.strip().lower() for item in value.split(",") if item.strip()}
-    unknown = sorted(items - set(SHOW))
+    canonical = {name.replace("_", "-"): name for name in SHOW}  # pool-ops and pool_ops, flops_all and flops-all
+    items = {item.strip().lower().replace("_", "-") for item in value.split(",") if item.strip()}
+    unknown = sorted(items - set(canonical))
     if unknown:
         raise click.BadParameter(f"unknown {', '.join(unknown)}; choose from {', '.join(SHOW)}")
-    return frozenset(items)
+    return frozenset(canonical[item] for item in items)
+
+
+def _drawn_order(program, names) -> list:
+    """The models to draw: the ones named (in that order), else every model of the file, the ones a
+    `compare` statement names first, in its order (`compare naive, bottleneck`: naive on the left)."""
+    if names:
+        return [program.model(name) for name in dict.fromkeys(names)]
+    order = [name for comparison in program.comparisons for name in comparison.names]
+    by_name = {}
+    for model in program.models:
+        by_name.setdefault(model.name, model)
+    first = [by_name[name] for name in dict.fromkeys(order) if name in by_name]
+    return first + [model for model in program.models if all(model is not other for other in first)]
 
 
 def _extension(output) -> str:
@@ -64,8 +86,17 @@ def _extension(output) -> str:
               help="Draw only this model (repeatable). Default: every model of FILE, side by side.")
 @click.option("--depth", type=click.IntRange(min=0), default=None, metavar="N",
               help="Draw blocks, branches and repeats nested N levels deep or more as one node each.")
-@click.option("--show", callback=_show, default="", metavar="params,macs",
-              help="Add these costs to every layer node and every block label.")
+@click.option("--show", callback=_show, default="", metavar="LIST",
+              help=f"Add these costs to every layer node, frame and the title: {','.join(SHOW)} "
+                   "(the summary's --ops names, pool ops, output memory).")
+@click.option("--labels", type=click.Choice(LABELS), default="all", show_default=True,
+              help="Which arrows carry the tensor's shape: all; changed (only where the shape changes); none.")
+@click.option("--legend", is_flag=True, help="Add a legend: the fills, shapes, frames and arrow labels.")
+@click.option("--page", "paper", type=click.Choice(PAPERS, case_sensitive=False), default=None,
+              help="Fit the drawing to pages of this size (text at least 8 pt): scaled down, wrapped into "
+                   "columns, folded or, in a PDF, spread over pages.")
+@click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="float32", show_default=True,
+              help="Data type of --show memory.")
 @click.option("--rankdir", type=click.Choice(("TB", "LR"), case_sensitive=False), default="TB", metavar="TB|LR",
               show_default=True, help="TB: input at the top; LR: input on the left.")
 @click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True,
@@ -74,7 +105,7 @@ def _extension(output) -> str:
 @click.option("--whole", is_flag=True,
               help="Draw every layer and group however large the drawing: no folding of very big networks "
                    "(Graphviz may then take minutes).")
-def diagram(file, output, models, depth, show, rankdir, convention, werror, whole):
+def diagram(file, output, models, depth, show, labels, legend, paper, dtype, rankdir, convention, werror, whole):
     """Draw the models of FILE with Graphviz: one node per layer, the shapes on
     the edges, blocks and branches as labelled boxes."""
     from ..cli import compile_or_exit, print_diagnostics, write_output
@@ -87,31 +118,49 @@ def diagram(file, output, models, depth, show, rankdir, convention, werror, whol
     names = [model.name for model in program.models]
     if not names:
         _fail(f"{file} defines no model to draw")
-    chosen = []
     for name in dict.fromkeys(models):
-        model = program.model(name)
-        if model is None:
+        if program.model(name) is None:
             from ..diagnostics import suggest
 
             hint = suggest(name, names)
             _fail(f"{file} has no model '{name}'" + (f"; {hint}" if hint else "") + f" (models: {', '.join(names)})")
-        chosen.append(model)
-    chosen = chosen or list(program.models)
+    chosen = _drawn_order(program, models)
 
     import graphviz
 
     from ..emit import dot
 
-    options = dot.DiagramOptions(rankdir=rankdir.upper(), depth=depth, show=show, whole=whole, convention=convention)
+    options = dot.DiagramOptions(rankdir=rankdir.upper(), depth=depth, show=show, whole=whole, convention=convention,
+                                 labels=labels, legend=legend, dtype=dtype)
     fmt = dot.FORMATS[extension]
-    if fmt is None:
-        data = dot.source(chosen, options)
-    else:
-        try:
+    try:
+        if paper is not None:
+            data = _on_paper(chosen, options, paper.lower(), fmt, extension)
+        elif fmt is None:
+            data = dot.source(chosen, options)
+        else:
             data = dot.render(chosen, options, fmt)
-        except graphviz.ExecutableNotFound:
-            _fail(f"drawing .{extension} needs Graphviz's `dot` program, which is not on PATH; {INSTALL_HINT}")
-        except graphviz.CalledProcessError as error:
-            detail = (error.stderr or b"").decode("utf-8", "replace").strip()[:500]
-            _fail(f"Graphviz's dot failed (exit {error.returncode}){': ' + detail if detail else ''}", 3)
+    except graphviz.ExecutableNotFound:
+        what = f"drawing .{extension}" if paper is None else f"fitting a drawing to {paper.upper()} pages"
+        _fail(f"{what} needs Graphviz's `dot` program, which is not on PATH; {INSTALL_HINT}")
+    except graphviz.CalledProcessError as error:
+        detail = (error.stderr or b"").decode("utf-8", "replace").strip()[:500]
+        _fail(f"Graphviz's dot failed (exit {error.returncode}){': ' + detail if detail else ''}", 3)
     write_output(data, output)
+
+
+def _on_paper(chosen, options, size: str, fmt, extension: str):
+    """The drawing fitted to pages of paper `size` (docs/diagrams.md, On paper)."""
+    from ..emit import paper
+
+    sheets = paper.fit(chosen, options, size)
+    if not sheets.legible:
+        click.echo(f"nnc: warning: a box is too big for one {size.upper()} page at a legible size: the "
+                   f"drawing is printed at {sheets.scale:.0%}, its smallest text at "
+                   f"{sheets.scale * paper.dot.SMALL:.1f} pt", err=True)
+    if fmt is None:
+        return paper.source(chosen, options, sheets)
+    if fmt != "pdf" and sheets.pages > 1:
+        _fail(f"the drawing needs {sheets.pages} {size.upper()} pages at a legible size and .{extension} holds "
+              f"one: write a .pdf, or draw less (--model NAME, a lower --depth)")
+    return paper.render(chosen, options, sheets, fmt)

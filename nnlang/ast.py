@@ -101,6 +101,17 @@ class Layer(NamedTuple):
     span: Span
 
 
+class Allow(NamedTuple):
+    """`allow W202, W205`: warnings (and notes) meant, not to be reported. As a statement it covers
+    the body it stands in: `scope` None for a model (everything compiling it reports) or the file;
+    the span of the block, branch or repeat otherwise. At the end of a layer statement (a marker),
+    `scope` is that statement's span."""
+
+    codes: tuple[tuple[str, Span], ...]  # ("W202", span of the code); only codes that may be allowed
+    span: Span
+    scope: Optional[Span] = None
+
+
 class Branch(NamedTuple):
     name: Optional[str]
     body: tuple["Stmt", ...]
@@ -138,6 +149,10 @@ class Model(NamedTuple):
     body: tuple[Stmt, ...]
     span: Span
     name_span: Span
+    #: `} -> params=N macs=N SHAPE`: what the whole model must produce
+    expect: Optional[Expectation] = None
+    #: the `allow`s written inside it (statements and markers)
+    allows: tuple[Allow, ...] = ()
 
 
 class BlockDef(NamedTuple):
@@ -146,6 +161,8 @@ class BlockDef(NamedTuple):
     body: tuple[Stmt, ...]
     span: Span
     name_span: Span
+    #: the `allow`s written inside it, each covering a span of the block
+    allows: tuple[Allow, ...] = ()
 
 
 class Compare(NamedTuple):
@@ -154,7 +171,7 @@ class Compare(NamedTuple):
 
 
 class File(NamedTuple):
-    items: tuple[Union[Model, BlockDef, Compare], ...]
+    items: tuple[Union[Model, BlockDef, Compare, Allow], ...]
 
     @property
     def models(self) -> tuple[Model, ...]:
@@ -167,3 +184,8 @@ class File(NamedTuple):
     @property
     def compares(self) -> tuple[Compare, ...]:
         return tuple(i for i in self.items if isinstance(i, Compare))
+
+    @property
+    def allows(self) -> tuple[Allow, ...]:
+        """The file-wide `allow` statements (at the top level)."""
+        return tuple(i for i in self.items if isinstance(i, Allow))

@@ -94,6 +94,85 @@ def cli():
     """nnc: shapes, parameters, MACs and memory of neural networks written in .nn."""
 
 
+#: The most rows a --sweep may ask for (every combination of its values).
+MAX_SWEEP = 1000
+
+
+def _size_name(text: str, param) -> str:
+    from . import symbolic
+
+    name = text.strip()
+    if not symbolic.valid_name(name):
+        raise click.BadParameter(f"{name!r} is not a size name (a name such as T, H or seq_len, or ?1)",
+                                 param=param)
+    return name
+
+
+def _size_value(name: str, text: str, param) -> int:
+    from .limits import MAX_LITERAL
+
+    text = text.strip().replace("_", "")
+    if not text.isdigit() or not 0 < int(text) <= MAX_LITERAL:
+        raise click.BadParameter(f"{name}={text!r}: a size is a positive whole number", param=param)
+    return int(text)
+
+
+def _sizes_option(ctx, param, given) -> dict:
+    """--set H=224,W=224 --set T=128 -> {'H': 224, 'W': 224, 'T': 128}."""
+    values: dict = {}
+    for item in given:
+        for pair in item.split(","):
+            name, equals, value = pair.partition("=")
+            if not equals:
+                raise click.BadParameter(f"{pair!r}: write NAME=VALUE, e.g. T=128", param=param)
+            name = _size_name(name, param)
+            if name in values:
+                raise click.BadParameter(f"{name} is given twice", param=param)
+            values[name] = _size_value(name, value, param)
+    return values
+
+
+def _sweep_option(ctx, param, given) -> tuple:
+    """--sweep T=128,256 --sweep B=1,8 -> (('T', (128, 256)), ('B', (1, 8)))."""
+    sweeps, rows = [], 1
+    for item in given:
+        name, equals, listed = item.partition("=")
+        if not equals or not listed.strip():
+            raise click.BadParameter(f"{item!r}: write NAME=N,N,..., e.g. T=128,256,512", param=param)
+        name = _size_name(name, param)
+        if any(name == other for other, _ in sweeps):
+            raise click.BadParameter(f"{name} is swept twice", param=param)
+        values = tuple(dict.fromkeys(_size_value(name, v, param) for v in listed.split(",")))
+        rows *= len(values)
+        if rows > MAX_SWEEP:
+            raise click.BadParameter(f"more than {MAX_SWEEP:,} rows", param=param)
+        sweeps.append((name, values))
+    return tuple(sweeps)
+
+
+class _BatchType(click.ParamType):
+    """A batch size: a positive whole number, or a name that keeps it symbolic (B)."""
+
+    name = "N|NAME"
+
+    def convert(self, value, param, ctx):
+        from . import symbolic
+
+        if isinstance(value, int) or symbolic.is_symbolic(value):
+            return value
+        text = str(value).strip()
+        if text.isdigit():
+            if int(text) < 1:
+                self.fail("the batch size must be at least 1", param, ctx)
+            return int(text)
+        if symbolic.valid_name(text):
+            return symbolic.symbol(text)
+        self.fail(f"{value!r} is neither a batch size nor a size name", param, ctx)
+
+
+_BATCH = _BatchType()
+
+
 def _report_options(function):
     options = [
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
@@ -105,7 +184,14 @@ def _report_options(function):
         click.option("--units", type=click.Choice(tuple(UNITS)), default="si", show_default=True,
                      help="Memory in the unit that fits: si: kB, MB, GB (10^3, 10^6, 10^9 bytes); iec: KiB, "
                           "MiB, GiB (2^10, 2^20, 2^30 bytes)."),
-        click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size shown in shapes."),
+        click.option("--batch", type=_BATCH, default=None,
+                     help="Batch size shown in shapes and used by memory figures: a number, or a name (B) that "
+                          "makes memory an expression of it."),
+        click.option("--set", "values", multiple=True, metavar="NAME=N[,NAME=N]", callback=_sizes_option,
+                     help="Give a named size a value (repeatable): --set T=128, --set H=224,W=224."),
+        click.option("--sweep", multiple=True, metavar="NAME=N,N,...", callback=_sweep_option,
+                     help="One row per value of a named size (repeatable: every combination): "
+                          "--sweep T=128,256,512."),
         click.option("--depth", type=click.IntRange(min=0), default=None,
                      help="Fold blocks deeper than N into one row each."),
         click.option("--explain", is_flag=True, help="Show the formula behind every number."),
@@ -154,11 +240,11 @@ def write_output(data, output) -> None:
         sys.exit(2)
 
 
-def _compile(path: str, convention: str):
+def _compile(path: str, convention: str, sizes: dict | None = None):
     from .driver import compile_path
 
     try:
-        return compile_path(path, convention)
+        return compile_path(path, convention, sizes)
     except OSError as error:
         from .outputs import shown
 
@@ -193,8 +279,8 @@ def _interrupted():
 @cli.command(hidden=True)
 @click.argument("file", type=click.Path())
 @_report_options
-def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, memory, optimizer, columns, ascii_only,
-            diagram, werror, output):
+def summary(file, fmt, convention, dtype, units, batch, values, sweep, depth, explain, ops, memory, optimizer, columns,
+            ascii_only, diagram, werror, output):
     """Summary table of every model in FILE."""
     from .report import Column, Options
 
@@ -202,10 +288,13 @@ def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, mem
         picked = Column.parse(columns) if columns else None
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--columns") from None
-    compilation = _compile(file, convention)
-    failed = _print_diagnostics(compilation, werror)
     options = Options(convention=convention, dtype=dtype, units=units, batch=batch, depth=depth, explain=explain,
                       ops=ops, memory=memory, optimizer=optimizer, columns=picked)
+    if sweep:
+        _sweep(file, options, values, sweep, fmt, werror, output)
+    compilation = _compile(file, convention, values)
+    failed = _print_diagnostics(compilation, werror)
+    _check_sizes(file, compilation.program, values)
     if fmt == "json":
         from . import outputs
         from .emit import json as emit_json
@@ -235,6 +324,55 @@ def summary(file, fmt, convention, dtype, units, batch, depth, explain, ops, mem
 
         write_output(tables.render(compilation.program, options, fmt, compilation.source.name, compilation.source,
                                    diagrams=diagram, warn=_warn), output)
+
+
+def _sweep(file, options, values: dict, sweep: tuple, fmt: str, werror: bool, output) -> None:
+    """--sweep: compile FILE once per combination of the swept values (with --set's values too)
+    and write one row per combination and model; exits."""
+    from itertools import product
+
+    from .emit import sweep as emit_sweep
+
+    clash = [name for name, _ in sweep if name in values]
+    if clash:
+        raise click.BadParameter(f"{clash[0]} is both set and swept", param_hint="--sweep")
+    if fmt not in emit_sweep.FORMATS:
+        raise click.BadParameter(f"--sweep writes {', '.join(emit_sweep.FORMATS)}", param_hint="--format")
+    names = [name for name, _ in sweep]
+    points = []
+    shown: set = set()  # each diagnostic printed once, however many points report it
+    for combination in product(*(listed for _, listed in sweep)):
+        point = dict(zip(names, combination))
+        compilation = _compile(file, options.convention, {**values, **point})
+        failed = compilation.diagnostics.has_errors or compilation.program is None
+        for diagnostic in compilation.diagnostics:
+            failed = failed or (werror and diagnostic.severity == "warning")
+            text = render_diagnostic(diagnostic, compilation.source)
+            if text not in shown:
+                shown.add(text)
+                click.echo(text, err=True)
+        if failed:
+            click.echo(f"nnc: error: the file does not compile with {emit_sweep.point_text(point)}", err=True)
+            sys.exit(1)
+        _check_sizes(file, compilation.program, {**values, **point})
+        points.append((point, compilation.program))
+    write_output(emit_sweep.render(points, names, options, fmt), output)
+    sys.exit(0)
+
+
+def _check_sizes(file, program, values: dict) -> None:
+    """Exit 2 when --set or --sweep names a size that no model of the file has."""
+    if program is None or not values:
+        return
+    known = {name for model in program.models for name in (*model.sizes, *model.size_values)}
+    for name in values:
+        if name not in known:
+            from .diagnostics import suggest
+
+            hint = suggest(name, sorted(known))
+            click.echo(f"nnc: error: {file} has no named size '{name}'" + (f"; {hint}" if hint else "")
+                       + f" (sizes: {', '.join(sorted(known)) or 'none'})", err=True)
+            sys.exit(2)
 
 
 def _warn(message: str) -> None:
@@ -327,6 +465,10 @@ def main(argv=None) -> None:
         click.echo("nnc: interrupted", err=True)
         status = 130
     except Exception as error:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("NNC_TRACEBACK"):  # for whoever fixes it
+            import traceback
+
+            traceback.print_exc()
         where = f"{type(error).__name__}: {error}"[:300]
         click.echo(f"nnc: internal error [E900] ({where}); please report this bug with the input file", err=True)
         status = 3

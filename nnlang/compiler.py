@@ -21,10 +21,11 @@ CONVENTIONS = ("keras", "pytorch", "textbook")
 
 
 class Compiler:
-    def __init__(self, file: ast.File, bag: DiagnosticBag, convention: str = "keras"):
+    def __init__(self, file: ast.File, bag: DiagnosticBag, convention: str = "keras", size_values=None):
         self.file = file
         self.bag = bag
         self.convention = convention
+        self.size_values: dict = dict(size_values or {})  # named size -> the value --set gives it
         self.program = ir.Program(convention=convention)
         self.blocks: dict[str, ast.BlockDef] = {}
         self.refused: set = set()  # blocks whose name is too long: reported once, calls to them are skipped
@@ -34,6 +35,7 @@ class Compiler:
         self.resolved: dict = {}  # (statement, axes, environment) -> its arguments, see Expansion.resolve
         self.sizes: dict = {}  # id(model) -> its layers and groups, as its expansion counted them
         self.passes = PASSES
+        self.block_allows: tuple = ()  # the `allow`s written in blocks, each covering a span of its block
         # what the models compiled so far took: the limits on steps, layers and groups hold for the
         # whole file, so that many large models in a small file cannot take more than one
         self.file_steps = self.file_layers = self.file_nodes = 0
@@ -43,7 +45,7 @@ class Compiler:
         program = self.program
         seen: dict[str, Span] = {}
         for item in self.file.items:
-            if isinstance(item, ast.Compare):
+            if isinstance(item, (ast.Compare, ast.Allow)):
                 continue
             if item.name in seen:
                 first = seen[item.name]
@@ -63,6 +65,7 @@ class Compiler:
                     continue
                 self.blocks[item.name] = item
         self.cyclic = cycles(self.blocks)
+        self.block_allows = tuple(allow for block in self.blocks.values() for allow in block.allows)
         for model in self.file.models:
             if seen.get(model.name) is model.name_span:
                 compiled = self.compile_model(model)
@@ -87,7 +90,22 @@ class Compiler:
                     self._add("E107", f"compare: there is no model '{name}'", span, suggest(name, names))
             if ok:
                 program.comparisons.append(ir.Comparison(tuple(n for n, _ in compare.names), compare.span))
+        if self.file.allows:
+            self._allow_file_wide(self.file.allows)
         return program
+
+    def _allow_file_wide(self, allows: tuple) -> None:
+        """Drop the warnings that a top-level `allow` names; a note for a code that none of them has.
+        Done on the whole file's diagnostics, after the models (whose own `allow`s apply first)."""
+        codes = {code for allow in allows for code, _ in allow.codes}
+        found = self.bag.drop(lambda diagnostic: diagnostic.code in codes and not diagnostic.is_error)
+        if self.bag.has_errors:  # what an erroneous file reports is not all it would: say nothing
+            return
+        for allow in allows:
+            for code, span in allow.codes:
+                if code not in found:
+                    self._add("W002", f"allow {code}: no {code} is reported in this file", span,
+                              "remove it, or check the code: `nnc explain CODE` describes one")
 
     def compile_model(self, node: ast.Model) -> ir.Model:
         """One model of the file, compiled by the passes; its diagnostics go to self.bag and its
@@ -109,5 +127,5 @@ class Compiler:
         self.bag.add(code, message, span, *notes)
 
 
-def compile_file(file: ast.File, bag: DiagnosticBag, convention: str = "keras") -> ir.Program:
-    return Compiler(file, bag, convention).compile()
+def compile_file(file: ast.File, bag: DiagnosticBag, convention: str = "keras", size_values=None) -> ir.Program:
+    return Compiler(file, bag, convention, size_values).compile()

@@ -17,7 +17,7 @@ from typing import Optional
 
 import attrs
 
-from .diagnostics import CODES, render
+from .diagnostics import CODES, ERROR, render
 from .limits import (MAX_CALL_DEPTH, MAX_DEPTH, MAX_DIAGNOSTICS, MAX_LAYERS, MAX_LITERAL, MAX_NAME, MAX_NESTING,
                      MAX_NODES, MAX_SOURCE_BYTES, MAX_STATEMENT_TOKENS, MAX_STEPS, MAX_TOKENS, MAX_VALUES,
                      RECURSION_LIMIT)
@@ -54,6 +54,15 @@ DOCS: dict[str, Doc] = {
         "e.g. `model net { input 28x28x1 ... }`.",
         "# exercise 3: fill in the model\nblock stem(c) {\n    conv2d c k=3 relu\n}\n",
     ),
+    "W002": Doc(
+        "An `allow` names a warning that nothing it covers reports, so it silences nothing: the "
+        "layer it was written for changed, the code is not the one meant, or a marker at the end of a "
+        "block call was meant for the block's layers (a marker covers its own statement: write the "
+        "`allow` in the block, or as a statement of the model). Remove it, or check the code with "
+        "`nnc explain CODE`. Not reported for a file with errors, nor for an `allow` inside a block, "
+        "whose layers may warn for some arguments and not others.",
+        "model m {\n    input 28x28x3\n    conv2d 8 k=3 pad=same allow W202\n}\n",
+    ),
     "E001": Doc(
         "The text does not follow the grammar of `.nn` at this token: a word, number or symbol "
         "appears where the language does not allow it. The message says which token was found and "
@@ -89,6 +98,21 @@ DOCS: dict[str, Doc] = {
         f"almost certainly a typo: count the digits, or check a block expression that multiplies "
         f"parameters.",
         "model m {\n    input 784\n    dense 10000000000000000\n}\n",
+    ),
+    "E006": Doc(
+        "A number is written with ',' between groups of digits where a ',' cannot group them. The "
+        "counts of an expectation accept digits grouped as nnc prints them, by three from the right "
+        "with no blank (`params=9,248`, as well as `9_248`); everywhere else a ',' separates the items "
+        "in parentheses, so `dense 1,000` is not a number. Write `1000` or `1_000`.",
+        "model m {\n    input 784\n    dense 1,000\n}\n",
+    ),
+    "E007": Doc(
+        "A quoted value, as Keras writes its arguments (`padding=\"same\"`, `activation='relu'`), is "
+        "read as the word inside the quotes; this one holds more than one word, or something that "
+        "is not a word (punctuation, nothing). nnc reads it as the first word (or number) in it, so "
+        "that the rest of the model is still checked; write that word without quotes: `pad=same`. "
+        "Numbers and shapes are written without quotes too.",
+        "model m {\n    input 28x28x3\n    conv2d 8 k=3 pad=\"same padding\"\n}\n",
     ),
     # -- names, arguments and options -------------------------------------------------------
     "E101": Doc(
@@ -198,6 +222,22 @@ DOCS: dict[str, Doc] = {
         "what the block is (`stem`, `residual`).",
         "block dense(c) {\n    conv2d c k=1\n}\n\nmodel m {\n    input 784\n}\n",
     ),
+    "E116": Doc(
+        "A layer kind is written as a Keras or PyTorch constructor call, `Conv2d(3, 16, 3)`. In nnc a "
+        "layer is a word and its arguments separated by spaces, and the frameworks' positional "
+        "arguments do not mean nnc's: PyTorch passes the input size first (nnc infers it from the "
+        "layer before), and `MaxPool2d(3, 2)` is a window of 3 with a stride of 2. The message gives "
+        "the nnc spelling of the same layer (`conv2d 16 k=3`), which is what nnc compiles to check "
+        "the rest of the model; write it so. Parentheses after a name call a block.",
+        "model m {\n    input 28x28x3\n    Conv2d(3, 16, 3)\n}\n",
+    ),
+    "E117": Doc(
+        "`allow` takes the codes of warnings and notes (`allow W202`), which it keeps from being "
+        "reported. This code is not a diagnostic code (the note suggests the closest one), or is an "
+        "error's: an error means the file does not say what nnc can compute, and cannot be allowed. "
+        "`nnc explain CODE` describes a code; docs/diagnostics.md lists them all.",
+        "allow w202\n\nmodel m {\n    input 784\n    dense 10\n}\n",
+    ),
     # -- shapes -------------------------------------------------------------------------------
     "E201": Doc(
         "The layer needs an input of a different rank (number of axes, batch left out): a 2-D "
@@ -230,11 +270,13 @@ DOCS: dict[str, Doc] = {
         "        branch b { conv2d 16 k=3 }\n    }\n}\n",
     ),
     "E205": Doc(
-        "The layer needs a dimension that is unknown (`?`) at this point: `flatten` and a dense layer "
-        "need the sizes they multiply, a convolution its number of input channels, a recurrent layer "
-        "its features. Only a sequence length may stay unknown. Give the size in the input statement, "
-        "or use global pooling instead of `flatten`.",
-        "model m {\n    input ?x?x3\n    flatten\n}\n",
+        "The layer needs a number where the input leaves a size open (a named size such as `H`, or "
+        "`?`): a convolution needs its number of input channels, a recurrent layer its features, "
+        "a batch norm its channels. Other sizes may stay open: shapes and costs are then exact "
+        "expressions of them (`input HxWx3`). Also reported where a layer's output depends on a "
+        "named size in a way no single expression gives (a ceil-mode pooling whose last window "
+        "falls outside the input for some sizes only); `--set NAME=VALUE` gives the size a value.",
+        "model m {\n    input 8x8x?\n    conv2d 4 k=3\n}\n",
     ),
     "E206": Doc(
         "A `reshape` must keep the number of values: the product of the target shape equals the "
@@ -328,12 +370,6 @@ DOCS: dict[str, Doc] = {
         "layers.",
         "model m {\n    input 784\n    dense 128 softmax\n    dense 10\n}\n",
     ),
-    "W304": Doc(
-        "The sequence length is unknown (`?`), so the MACs of the recurrent layer are those of one "
-        "time step, and the model's total MACs are per step too. Parameters do not depend on the "
-        "length. Give the length in the input (`input 100x64`) to count the whole sequence.",
-        "model m {\n    input ?x64\n    lstm 32\n}\n",
-    ),
     # -- exporting --------------------------------------------------------------------------------
     "E401": Doc(
         "`nnc export` writes code that builds exactly the network nnc counted, or nothing: when the "
@@ -420,6 +456,8 @@ def explain(code: str) -> Optional[str]:
     lines += ["    " + line for line in doc.example.rstrip("\n").split("\n")]
     lines += ["", "nnc reports:", ""]
     lines += ["    " + line for line in rendered_example(code).split("\n")]
+    if entry.severity != ERROR:
+        lines += ["", f"A file that means it writes `allow {entry.code}` (see docs/language.md)."]
     return "\n".join(lines)
 
 
@@ -485,7 +523,8 @@ def markdown() -> str:
         "Every problem nnc reports has a stable code, printed as",
         "`FILE:LINE:COL: severity[CODE]: message`, then the source line with a caret under the exact",
         "token, then notes. Errors (E...) make `nnc` exit with status 1; warnings and notes (W...) do",
-        "not, unless `--werror` is given. `nnc explain CODE` prints the entry of a code below.",
+        "not, unless `--werror` is given. `nnc explain CODE` prints the entry of a code below. A file",
+        "acknowledges a warning or a note it means with `allow CODE` (see [language.md](language.md)).",
         "",
         "| code | severity | title |",
         "|---|---|---|",

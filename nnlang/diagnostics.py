@@ -34,11 +34,14 @@ def _codes(*rows: tuple[str, str, str]) -> dict[str, Code]:
 CODES: dict[str, Code] = _codes(
     # Reading and parsing
     ("W001", WARNING, "the file defines no model"),
+    ("W002", NOTE, "an allow that silences nothing"),
     ("E001", ERROR, "syntax error"),
     ("E002", ERROR, "unexpected character"),
     ("E003", ERROR, "unexpected end of file"),
     ("E004", ERROR, "file is not valid UTF-8 text"),
     ("E005", ERROR, "number out of range"),
+    ("E006", ERROR, "digits grouped where they cannot be"),
+    ("E007", ERROR, "quoted text that is not a word"),
     # Names, arguments and options
     ("E101", ERROR, "unknown layer kind or block"),
     ("E102", ERROR, "unknown option"),
@@ -55,6 +58,8 @@ CODES: dict[str, Code] = _codes(
     ("E113", ERROR, "model has no input"),
     ("E114", ERROR, "misplaced input statement"),
     ("E115", ERROR, "block name shadows a layer kind"),
+    ("E116", ERROR, "layer written as a framework call"),
+    ("E117", ERROR, "allow of a code that is not a warning"),
     # Shapes
     ("E201", ERROR, "layer does not accept an input of this rank"),
     ("E202", ERROR, "output size is zero or negative"),
@@ -78,7 +83,6 @@ CODES: dict[str, Code] = _codes(
     ("W301", WARNING, "recurrent layer receives a single time step"),
     ("W302", NOTE, "dense layer acts on the last axis"),
     ("W303", NOTE, "softmax before the last layer"),
-    ("W304", NOTE, "MACs counted per time step"),
     # Internal
     ("E900", ERROR, "internal compiler error"),
 )
@@ -142,6 +146,13 @@ class DiagnosticBag:
         elif len(self.items) == MAX_DIAGNOSTICS:
             self.items.append(Diagnostic("E112", f"more than {MAX_DIAGNOSTICS} diagnostics: the rest are not shown",
                                          diagnostic.span))
+
+    def drop(self, unwanted) -> set:
+        """Remove the diagnostics for which `unwanted(diagnostic)` holds; the codes of those removed."""
+        codes = {d.code for d in self.items if unwanted(d)}
+        if codes:
+            self.items[:] = [d for d in self.items if not unwanted(d)]
+        return codes
 
     @property
     def has_errors(self) -> bool:

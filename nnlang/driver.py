@@ -38,7 +38,8 @@ def decode(data: bytes, name: str, bag: DiagnosticBag) -> Optional[Source]:
     return Source(text, name)
 
 
-def compile_source(source: Source, convention: str = "keras") -> Compilation:
+def compile_source(source: Source, convention: str = "keras", size_values=None) -> Compilation:
+    """Compile `source`; `size_values` gives named sizes values (name -> int), as --set does."""
     from .compiler import compile_file
     from .parser import deep_recursion, parse
 
@@ -55,17 +56,17 @@ def compile_source(source: Source, convention: str = "keras") -> Compilation:
     if tree is not None:
         with deep_recursion():
             try:
-                program = compile_file(tree, bag, convention)
+                program = compile_file(tree, bag, convention, size_values)
             except RecursionError:  # bounded by the limits; kept as a last guard
                 bag.add("E112", "the program nests too deeply to compile", Span(1, 1, 1, 2))
     return Compilation(source, program, bag)
 
 
-def compile_text(text: str, name: str = "<input>", convention: str = "keras") -> Compilation:
-    return compile_source(Source(text, name), convention)
+def compile_text(text: str, name: str = "<input>", convention: str = "keras", size_values=None) -> Compilation:
+    return compile_source(Source(text, name), convention, size_values)
 
 
-def compile_path(path: str | os.PathLike, convention: str = "keras") -> Compilation:
+def compile_path(path: str | os.PathLike, convention: str = "keras", size_values=None) -> Compilation:
     """Compile the file PATH; OSError when it cannot be read or is refused (see read_source_bytes)."""
     path = os.fspath(path)
     bag = DiagnosticBag()
@@ -73,4 +74,4 @@ def compile_path(path: str | os.PathLike, convention: str = "keras") -> Compilat
     source = decode(data, path, bag)
     if source is None:  # shown with replacement characters, so the caret has a line to point into
         return Compilation(Source(data.decode("utf-8", errors="replace"), path), None, bag)
-    return compile_source(source, convention)
+    return compile_source(source, convention, size_values)

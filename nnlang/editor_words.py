@@ -2,7 +2,8 @@
 
 Keywords come from the string literals of ``grammar/nn.lark``; layer kinds,
 their aliases, option names (and their aliases), activation words and value
-words come from :mod:`nnlang.layers`. The Pygments lexer imports these lists
+words come from :mod:`nnlang.layers`; the codes an ``allow`` takes from
+:mod:`nnlang.diagnostics`. The Pygments lexer imports these lists
 directly; the VS Code and Vim files carry a generated copy, rewritten by::
 
     python -m nnlang.editor_words            # rewrite the editor files in place
@@ -24,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Optional
 
+from .diagnostics import CODES, ERROR
 from .layers import BOOL_WORDS, statement_kinds
 from .layers.base import ACTIVATIONS, EXPECTATION_KEYS, PAD_WORDS
 from .source import grammar_text
@@ -85,6 +87,11 @@ def expectation_keys() -> tuple[str, ...]:
     return EXPECTATION_KEYS
 
 
+def allowable_codes() -> tuple[str, ...]:
+    """The codes an `allow` takes: those of warnings and notes (W202, ...)."""
+    return tuple(code for code, entry in CODES.items() if entry.severity != ERROR)
+
+
 def word_lists() -> dict[str, tuple[str, ...]]:
     """Every list, by the name the generated editor files use."""
     return {
@@ -96,6 +103,7 @@ def word_lists() -> dict[str, tuple[str, ...]]:
         "values": value_words(),
         "booleans": booleans(),
         "expectation_keys": expectation_keys(),
+        "codes": allowable_codes(),
     }
 
 
@@ -156,6 +164,18 @@ def textmate_rules() -> dict[str, dict]:
             "comment": "generated: words an option takes as its value",
             "match": rf"\b(?:{alternation(words['values'])})\b",
             "name": "support.constant.value.nn",
+        },
+        "allow": {
+            "comment": "generated: `allow W202, W205`, the codes of warnings and notes a file means",
+            "begin": r"\b(allow)\b",
+            "beginCaptures": {"1": {"name": "keyword.control.allow.nn"}},
+            "end": r"(?=[;}#])|$",
+            "name": "meta.allow.nn",
+            "patterns": [
+                {"match": rf"\b(?:{alternation(words['codes'])})\b", "name": "constant.other.diagnostic-code.nn"},
+                {"include": "#punctuation"},
+                {"include": "#name"},
+            ],
         },
         "boolean": {
             "comment": "generated: booleans (any letter case)",

@@ -12,16 +12,49 @@ from typing import Optional, Union
 _ATOM, _PRODUCT, _SUM = 3, 2, 1
 
 
+def _precedence(text: str) -> int:
+    """How tightly a written expression binds: a sum, a product, or an atom (a name, a number,
+    a call such as ceil(H/2)); what decides its parentheses inside a larger one."""
+    depth, prec = 0, _ATOM
+    for i, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0:
+            if char == "-" and i == 0 or char in "+-" and text[i - 1] == " ":
+                return _SUM
+            if char in "*/^":
+                prec = _PRODUCT
+    return prec
+
+
+def is_sum(text: str) -> bool:
+    """A written expression that needs parentheses inside a product: H + 2, -T."""
+    return _precedence(text) == _SUM
+
+
+def is_atom(text: str) -> bool:
+    """A written expression that needs no parentheses inside a larger one: 28, H, ceil(H/2)."""
+    return _precedence(text) == _ATOM
+
+
 class F:
-    """An integer with the expression text that computed it; `value` None for UNKNOWN."""
+    """An integer with the expression text that computed it; `value` None for UNKNOWN. The
+    integer may be an exact expression of named sizes (a nnlang.symbolic.Sym: 216*H*W), whose
+    text is its canonical form."""
 
     __slots__ = ("value", "text", "_prec", "_literal")
 
-    def __init__(self, value: Optional[int], text: str | None = None, prec: int = _ATOM):
+    def __init__(self, value, text: str | None = None, prec: int = _ATOM):
         self.value = value
-        self.text = str(value) if text is None else text
-        self._prec = prec
         self._literal = True if text is None else None  # None: not known yet
+        if text is None:
+            text = str(value)
+            if type(value) is not int and value is not None:  # a symbolic size: H - 4, 2*H
+                prec = _precedence(text)
+        self.text = text
+        self._prec = prec
 
     # construction -----------------------------------------------------------
     @staticmethod
@@ -103,28 +136,15 @@ ZERO = F(0)
 
 
 class Unknown(F):
-    """A count that depends on a size unknown until run time: `value` None, shown as `?`; any
-    arithmetic with it is unknown too. `step`, when given, is the count of one position along a
-    sequence of unknown length (a dense layer on ?x16), which a model whose recurrent layers count
-    one time step (W304) reports instead (see :class:`PerStep`)."""
-
-    __slots__ = ("step",)
-
-    def __init__(self, step: Optional[F] = None):
-        super().__init__(None, "?")
-        self._literal = True  # nothing to work out
-        self.step = step
-
-
-class PerStep(F):
-    """A count of one time step of a sequence whose length is unknown, in a model whose recurrent
-    layers count one time step (W304): the value and text of the count it stands for."""
+    """A count that depends on a size not known (a shape left unknown by an error upstream):
+    `value` None, shown as `?`; any arithmetic with it is unknown too. (A size left open on
+    purpose is a named size, whose counts are expressions of it: nnlang.symbolic.)"""
 
     __slots__ = ()
 
-    def __init__(self, count: F):
-        super().__init__(count.value, count.text, count._prec)
-        self._literal = count._literal
+    def __init__(self):
+        super().__init__(None, "?")
+        self._literal = True  # nothing to work out
 
 
 #: The unknown count.

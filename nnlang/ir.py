@@ -88,6 +88,11 @@ class Group:
     children: list = attrs.Factory(list)  # LayerNode | Group, in execution order
     output_shape: Optional[Shape] = None
     count: Optional[int] = None  # iterations, for a labelled repeat
+    #: its name is one the author wrote (a label, a branch's name), not one the compiler made up
+    labelled: bool = False
+    #: a block call inside a block: its arguments' values (as bound), in the parameters' order;
+    #: None elsewhere (the call as written is what it was called with)
+    arguments: Optional[tuple] = None
 
     def layers(self):
         """Every layer inside, in execution order."""
@@ -146,6 +151,10 @@ class Model:
     layers: list = attrs.Factory(list)  # LayerNode, in execution order
     root: Group = None
     ok: bool = True  # False when an error left shapes unknown
+    #: the named sizes its input leaves open (input HxWx3, input ?x16): name -> nnlang.symbolic.Sym
+    sizes: dict = attrs.Factory(dict)
+    #: the named sizes of its input given a value (--set T=128): name -> int
+    size_values: dict = attrs.Factory(dict)
 
     @property
     def output_shape(self) -> Optional[Shape]:

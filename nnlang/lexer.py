@@ -298,8 +298,14 @@ def number(digits: str) -> int:
 
 
 def shape_dims(text: str, to_int=number) -> tuple:
-    """28x28x3 -> (28, 28, 3); `?` -> None."""
-    return tuple(None if d == "?" else to_int(d) for d in text.split("x"))
+    """28x28x3 (or 28 x 28 x 3) -> (28, 28, 3); `?` -> None; a named size stays its name:
+    HxWx3 -> ('H', 'W', 3)."""
+    return tuple(None if d == "?" else d if d[0].isalpha() else to_int(d) for d in _compact(text).split("x"))
+
+
+def _compact(shape: str) -> str:
+    """A shape's text without the blanks it may hold around its x's."""
+    return shape.replace(" ", "").replace("\t", "") if " " in shape or "\t" in shape else shape
 
 
 def value_node(kind: str, text: str, where: Span, to_int=number):
@@ -310,7 +316,7 @@ def value_node(kind: str, text: str, where: Span, to_int=number):
     if kind == "INT":
         return ast.Int(to_int(text), where)
     if kind == "SHAPE":
-        return ast.ShapeLit(shape_dims(text, to_int), text, where)
+        return ast.ShapeLit(shape_dims(text, to_int), _compact(text), where)
     if kind == "FLOAT":
         return ast.Float(float(text.replace("_", "")), text, where)
     return ast.Unknown(where)

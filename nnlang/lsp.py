@@ -1302,7 +1302,7 @@ def document_symbols(analysis: Analysis, encoding: str = "utf-16") -> list[lsp.D
     blocks = set(analysis.block_names())
     symbols = []
     for item in analysis.items:
-        if isinstance(item, ast.Compare):
+        if not isinstance(item, (ast.Model, ast.BlockDef)):  # compare, allow
             continue
         children = [_stmt_symbol(analysis, stmt, lines, blocks) for stmt in item.body]
         if isinstance(item, ast.Model):

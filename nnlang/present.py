@@ -43,7 +43,7 @@ def stride_text(f: Facts) -> str:
 
 def padding_text(f: Facts) -> str:
     """A window's padding: 0, 2, 1x0 (per axis), 0/1 (before/after), same (2), same (0/1), ? where
-    'same' depends on an unknown size; a transposed convolution's crop: 0, 1, same; zero padding: 1/2x3/4
+    'same' depends on a named or unknown size; a transposed convolution's crop: 0, 1, same; zero padding: 1/2x3/4
     (top/bottom x left/right)."""
     if f.sides:
         top, bottom, left, right = f.sides
@@ -56,7 +56,7 @@ def padding_text(f: Facts) -> str:
         return ""
     parts = []
     for before, after in f.padding:
-        if before is None:
+        if before is None or type(before) is not int or type(after) is not int:  # depends on a size
             parts.append("?")
         elif before == after:
             parts.append(str(before))

@@ -10,7 +10,8 @@ options ``Name.Attribute``, activation words ``Keyword.Pseudo``, option value
 words ``Name.Constant``, booleans and ``?`` ``Keyword.Constant``, shapes and
 numbers ``Number``, expectation keys ``Name.Tag``, labels ``Name.Label``, model
 names ``Name.Class``, blocks (defined and called) ``Name.Function``, branch
-names ``Name.Namespace``.
+names ``Name.Namespace``, quoted words ``String``, the codes after ``allow``
+``Name.Constant``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 
 from pygments.lexer import RegexLexer, bygroups, default, include, words
-from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Whitespace
+from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Whitespace
 
 from . import editor_words
 
@@ -60,6 +61,7 @@ class NnLexer(RegexLexer):
             (rf"{_START}({_NAME})([ \t]*)(:)", bygroups(Whitespace, Name.Label, Whitespace, Punctuation)),
             (_START + r"(" + _any_case((*_WORDS["kinds"], *_WORDS["aliases"])) + r")\b",
              bygroups(Whitespace, Name.Builtin)),
+            (r"\b(allow)\b", Keyword, "allow"),
             (words([w for w in _WORDS["keywords"] if w not in _DECLARATIONS], prefix=r"\b", suffix=r"\b"), Keyword),
             (_START + r"(?!(?:" + editor_words.alternation(_WORDS["keywords"]) + r")\b)(" + _NAME + r")",
              bygroups(Whitespace, Name.Function)),
@@ -83,6 +85,8 @@ class NnLexer(RegexLexer):
             include("expression"),
         ],
         "expression": [
+            (r'"[^"\n]*"', String.Double),
+            (r"'[^'\n]*'", String.Single),
             (r"\(", Punctuation, "parens"),
             (r"\b(" + editor_words.alternation(_WORDS["options"]) + r")([ \t]*)(=)",
              bygroups(Name.Attribute, Whitespace, Operator)),
@@ -90,7 +94,7 @@ class NnLexer(RegexLexer):
             (r"\b" + _any_case(_WORDS["activations"]) + r"\b", Keyword.Pseudo),
             (words(_WORDS["values"], prefix=r"\b", suffix=r"\b"), Name.Constant),
             (r"\b" + _any_case(_WORDS["booleans"]) + r"\b", Keyword.Constant),
-            (rf"(?<![A-Za-z0-9_.])(?:{_INT}|\?)(?:x(?:{_INT}|\?))+(?![A-Za-z0-9_])", Number),
+            (rf"(?<![A-Za-z0-9_.])(?:{_INT}|\?)(?:[ \t]*x[ \t]*(?:{_INT}|\?))+(?![A-Za-z0-9_])", Number),
             (rf"(?<![A-Za-z0-9_.])(?:{_INT}\.[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?"
              rf"|[0-9]+[eE][-+]?[0-9]+)", Number.Float),
             (rf"(?<![A-Za-z0-9_.]){_INT}", Number.Integer),
@@ -113,6 +117,7 @@ class NnLexer(RegexLexer):
             # -> SHAPE params=N macs=N, up to the end of the statement
             (r"[ \t]+", Whitespace),
             include("continuation"),
+            (r"\b(allow)\b", Keyword, ("#pop", "allow")),
             (r"\b(" + editor_words.alternation(_WORDS["expectation_keys"]) + r")([ \t]*)(=)",
              bygroups(Name.Tag, Whitespace, Operator)),
             include("expression"),
@@ -124,6 +129,15 @@ class NnLexer(RegexLexer):
             include("continuation"),
             (r"->", Operator, "expectation"),
             include("expression"),
+            default("#pop"),
+        ],
+        "allow": [
+            # allow W202, W205: the codes of warnings and notes a file means
+            (r"[ \t]+", Whitespace),
+            include("continuation"),
+            (words(_WORDS["codes"], prefix=r"\b", suffix=r"\b"), Name.Constant),
+            (r",", Punctuation),
+            (_NAME, Name.Variable),
             default("#pop"),
         ],
         "compare": [

@@ -11,11 +11,11 @@ from typing import NamedTuple, Optional, Union
 
 import attrs
 
-from . import ir, present
+from . import ir, present, symbolic
 from .choices import DTYPE_BYTES, OPTIMIZER_STATE, UNIT_STEPS, UNITS
-from .formula import PerStep
+from .formula import is_sum
 from .layers import kind_of
-from .layers.base import fmt_shape
+from .layers.base import fmt_shape, fmt_sizes
 from .source import Source
 
 
@@ -183,8 +183,6 @@ def elementwise_ops(layer: ir.LayerNode) -> tuple[Optional[int], Optional[int]]:
     if layer.output_shape is None:  # an error upstream
         return 0, 0
     values = elements(layer.output_shape)
-    if values is None and isinstance(layer.macs, PerStep):  # one time step of a sequence of unknown length
-        values = elements(tuple(d for d in layer.output_shape if d is not None))
     return (values if adds_bias else 0), (values if activated else 0)
 
 
@@ -209,6 +207,8 @@ class Amount(NamedTuple):
 
     def text(self) -> str:
         """148 B, 2.47 kB, 6.89 GB, 1,023 B, 5.23 MiB."""
+        if type(self.bytes) is not int:  # an expression of named sizes (one of which may be B)
+            return f"{self.bytes:,} bytes"
         return f"{self.bytes:,} B" if not self.divisor else f"{self.value:,.2f} {self.unit}"
 
 
@@ -218,6 +218,8 @@ def fitted(count: int, units: str) -> Amount:
     the figure would round up to a whole step (999,999 B: 1.00 MB, not 1,000.00 kB); bytes below
     the first unit."""
     step, names = UNIT_STEPS[units]
+    if symbolic.is_symbolic(count):  # an expression of named sizes: in bytes
+        return Amount(count, count, names[0], "")
     power = 0
     while power + 1 < len(names) and count >= step ** (power + 1):
         power += 1
@@ -293,23 +295,22 @@ class MemoryReport(NamedTuple):
         return amount_text(count, self.units)
 
 
-def _memory_report(model: ir.Model, options: Options, totals: Counts) -> MemoryReport:
-    size = DTYPE_BYTES[options.dtype]
-    batch = options.batch_size
-    params = MemoryLine("parameters", totals.params, totals.params * size,
-                        f"{totals.params:,} x {size} B")
-    input_values = elements(model.input_shape)
-    stored = [n for n in model.layers if not kind_of(n).view]  # a view has no memory of its own
-    outputs = [elements(n.output_shape) for n in stored]
-    known = None if None in outputs else sum(outputs)
-    activations = MemoryLine("activations (every layer output, one sample)", known,
-                             None if known is None else known * size,
-                             f"{known:,} values x {size} B" if known is not None else "a dimension is unknown")
-    single_input = MemoryLine("input (one sample)", input_values,
-                              None if input_values is None else input_values * size,
-                              f"{input_values:,} values x {size} B" if input_values is not None else "unknown")
-    # inference: a layer's inputs and output are alive together; the rest can be freed
+def _n(value) -> str:
+    """A number in a worked line: 2,250,000; a named size's expression in parentheses, (T + 50)."""
+    text = f"{value:,}"
+    return f"({text})" if type(value) is not int and is_sum(text) else text
+
+
+#: The candidates an undecided inference peak names at most.
+_SHOWN_PEAKS = 4
+
+
+def _peak(model: ir.Model, input_values) -> tuple:
+    """(values, layer, why unknown) of the inference peak: the largest input+output pair of a
+    layer. Over named sizes, the largest for every value of them; where which layer that is
+    depends on the values, the peak is unknown (None) and `why` names the candidates."""
     peak, peak_layer = None, ""
+    candidates: list = []  # (values, layer) not below another for every value of the sizes
     values_of = {-1: input_values}
     for node in model.layers:
         values_of[node.index] = elements(node.output_shape)
@@ -317,36 +318,68 @@ def _memory_report(model: ir.Model, options: Options, totals: Counts) -> MemoryR
             continue
         pair = [values_of.get(i) for i in node.inputs] + [values_of[node.index]]
         if None in pair:
-            peak = None
-            peak_layer = "unknown"
-            break
-        if peak is None or sum(pair) > peak:
-            peak, peak_layer = sum(pair), node.name
+            return None, "unknown", "a dimension is unknown"
+        values = sum(pair)
+        if type(values) is int and not candidates:
+            if peak is None or values > peak:
+                peak, peak_layer = values, node.name
+            continue
+        if not candidates and peak is not None:
+            candidates.append((peak, peak_layer))
+        if any(symbolic.is_positive(other - values + 1) for other, _ in candidates):
+            continue  # never above one already found
+        candidates = [(other, layer) for other, layer in candidates if not symbolic.is_positive(values - other + 1)]
+        candidates.append((values, node.name))
+    if len(candidates) > 1:
+        shown = ", ".join(f"{layer} {_n(values)}" for values, layer in candidates[:_SHOWN_PEAKS])
+        more = f" and {len(candidates) - _SHOWN_PEAKS} more" if len(candidates) > _SHOWN_PEAKS else ""
+        return None, "", f"the largest of {shown}{more} values x batch, by the sizes"
+    if candidates:
+        peak, peak_layer = candidates[0]
+    return peak, peak_layer, "a dimension is unknown"
+
+
+def _memory_report(model: ir.Model, options: Options, totals: Counts) -> MemoryReport:
+    size = DTYPE_BYTES[options.dtype]
+    batch = options.batch_size
+    params = MemoryLine("parameters", totals.params, totals.params * size,
+                        f"{_n(totals.params)} x {size} B")
+    input_values = elements(model.input_shape)
+    stored = [n for n in model.layers if not kind_of(n).view]  # a view has no memory of its own
+    outputs = [elements(n.output_shape) for n in stored]
+    known = None if None in outputs else sum(outputs)
+    activations = MemoryLine("activations (every layer output, one sample)", known,
+                             None if known is None else known * size,
+                             f"{_n(known)} values x {size} B" if known is not None else "a dimension is unknown")
+    single_input = MemoryLine("input (one sample)", input_values,
+                              None if input_values is None else input_values * size,
+                              f"{_n(input_values)} values x {size} B" if input_values is not None else "unknown")
+    # inference: a layer's inputs and output are alive together; the rest can be freed
+    peak, peak_layer, unknown = _peak(model, input_values)
     inference = MemoryLine(
         f"inference peak (largest input+output pair: {peak_layer})" if peak_layer else "inference peak",
         None if peak is None else peak * batch, None if peak is None else peak * batch * size,
-        f"{peak:,} values x {batch} x {size} B" if peak is not None else "a dimension is unknown")
+        f"{_n(peak)} values x {_n(batch)} x {size} B" if peak is not None else unknown)
     with_params = None if peak is None else peak * batch + totals.params
     peak_plus_params = MemoryLine(
         "inference peak + parameters", with_params, None if with_params is None else with_params * size,
-        f"({peak:,} x {batch} + {totals.params:,}) values x {size} B" if peak is not None else
-        "a dimension is unknown")
+        f"({_n(peak)} x {batch} + {_n(totals.params)}) values x {size} B" if peak is not None else unknown)
     kept = None if known is None or input_values is None else (known + input_values) * batch
     kept_all = None if kept is None else kept + totals.params
     every_activation_kept = MemoryLine(
         "inference keeping every activation + parameters", kept_all,
         None if kept_all is None else kept_all * size,
-        f"(({input_values:,} + {known:,}) x {batch} + {totals.params:,}) values x {size} B" if kept is not None
+        f"(({_n(input_values)} + {_n(known)}) x {batch} + {_n(totals.params)}) values x {size} B" if kept is not None
         else "a dimension is unknown")
     state = OPTIMIZER_STATE[options.optimizer]
     lines = [
-        MemoryLine("parameters", totals.params, totals.params * size, f"{totals.params:,} x {size} B"),
+        MemoryLine("parameters", totals.params, totals.params * size, f"{_n(totals.params)} x {size} B"),
         MemoryLine("gradients", totals.trainable, totals.trainable * size,
-                   f"{totals.trainable:,} trainable x {size} B"),
+                   f"{_n(totals.trainable)} trainable x {size} B"),
         MemoryLine(f"optimizer state ({options.optimizer}: {state} per parameter)", state * totals.trainable,
-                   state * totals.trainable * size, f"{state} x {totals.trainable:,} x {size} B"),
+                   state * totals.trainable * size, f"{state} x {_n(totals.trainable)} x {size} B"),
         MemoryLine(f"input and activations (batch {batch})", kept, None if kept is None else kept * size,
-                   f"({input_values:,} + {known:,}) values x {batch} x {size} B" if kept is not None else
+                   f"({_n(input_values)} + {_n(known)}) values x {_n(batch)} x {size} B" if kept is not None else
                    "a dimension is unknown"),
     ]
     total_bytes = None if any(line.bytes is None for line in lines) else sum(line.bytes for line in lines)
@@ -369,6 +402,17 @@ _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*:\s*")
 _EXPECTATION = re.compile(r"\s*->.*\Z", re.S)
 #: The longest call text a table shows; a longer one is cut with '...'.
 MAX_CALL = 60
+
+
+def _argument_text(value) -> str:
+    """A block argument's value as a call would write it: 64, 3x3, same, ?, 0.5, ceil(H/2)."""
+    if value is None:
+        return "?"
+    if isinstance(value, tuple):
+        return fmt_sizes(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def written_call(source: Source, span) -> str:
@@ -417,6 +461,10 @@ class ModelReport:
     def call_text(self, group: ir.Group) -> str:
         """A block call as written in the file, its label and expectation left out, its spaces
         folded: `basic(64, 2)`, `down 32`; '' without the source."""
+        if group.arguments is not None and group.block:  # called inside a block: with the values it got
+            from .diagnostics import printable
+
+            return printable(f"{group.block}({', '.join(_argument_text(v) for v in group.arguments)})")
         if self.source is None or group.span is None or not group.span.line:
             return ""
         return written_call(self.source, group.span)
@@ -495,11 +543,6 @@ class ModelReport:
         return names
 
     @cached_property
-    def per_step(self) -> bool:
-        """Whether a recurrent layer's length is unknown, so that its operations are per time step."""
-        return any(n.family == "recurrent" and n.input_shape and n.input_shape[0] is None for n in self.model.layers)
-
-    @cached_property
     def rows(self) -> list:
         """The table's rows in execution order; groups deeper than `--depth` folded into one row each."""
         out: list = []
@@ -541,8 +584,8 @@ class CompareRow(NamedTuple):
 
     @property
     def ratio(self) -> Optional[float]:
-        if not self.left or self.right is None:
-            return None
+        if not self.left or self.right is None or type(self.left) is not int or type(self.right) is not int:
+            return None  # unknown, zero, or an expression of named sizes: no single number
         return self.right / self.left
 
 

@@ -36,11 +36,20 @@ def test_json_diagnostics_are_located(tmp_path):
         "warning", "W201", 3, 3)
 
 
-def test_json_null_for_unknown_dimensions(tmp_path):
+def test_json_names_an_open_dimension_and_nulls_an_unknown_one(tmp_path):
     path = tmp_path / "seq.nn"
     path.write_text("model m { input ?x8; lstm 4 return_sequences=true }")
     (model,) = nnc_json(path)["models"]
-    assert model["input_shape"] == [None, 8] and model["layers"][0]["output_shape"] == [None, 4]
+    length = {"expr": "T", "text": "T"}  # an open length is named T
+    assert model["sizes"] == ["T"]
+    assert model["input_shape"] == [length, 8] and model["layers"][0]["output_shape"] == [length, 4]
+    for t in (1, 9, 100):  # 4 gates x 4 units x (8 + 4) MACs per step
+        assert eval(model["layers"][0]["macs"]["expr"], {"__builtins__": {}}, {"T": t}) == t * 4 * 4 * (8 + 4)
+    # a shape an error leaves unknown (a 5-wide window over 4 steps) is null
+    path.write_text("model m { input 4x8; conv1d 2 k=5; lstm 4 }")
+    (model,) = nnc_json(path, status=1)["models"]
+    assert model["input_shape"] == [4, 8] and model["output_shape"] is None
+    assert [layer["output_shape"] for layer in model["layers"]] == [None, None]
 
 
 @pytest.mark.parametrize("convention, params", [("keras", 4 * 64), ("pytorch", 2 * 64), ("textbook", 2 * 64)])

@@ -103,6 +103,9 @@ def registry_sample() -> str:
         statement(f"dense 1 -> 1 {key}=1", key, "keyword.other.expectation.nn", 7)
     for keyword in WORDS["keywords"]:
         statement(f"{keyword}", keyword, f"keyword.control.{keyword}.nn")
+    for code in WORDS["codes"]:
+        statement(f"allow {code}", code, "constant.other.diagnostic-code.nn", 5)
+        statement(f"dense 1 -> 1 allow W202, {code}", code, "constant.other.diagnostic-code.nn", 22)
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -125,6 +128,10 @@ SCOPES = {
     "keyword.control.add.nn": ({"nnKeyword"}, {"Keyword"}),
     "keyword.control.branch.nn": ({"nnKeyword"}, {"Keyword"}),
     "keyword.control.repeat.nn": ({"nnKeyword"}, {"Keyword"}),
+    "keyword.control.allow.nn": ({"nnKeyword"}, {"Keyword"}),
+    "constant.other.diagnostic-code.nn": ({"nnCode"}, {"Name.Constant"}),
+    "string.quoted.double.nn": ({"nnString"}, {"Literal.String.Double"}),
+    "string.quoted.single.nn": ({"nnString"}, {"Literal.String.Single"}),
     "entity.name.type.model.nn": ({"nnModelName"}, {"Name.Class"}),
     "entity.name.function.block.nn": ({"nnBlockName"}, {"Name.Function"}),
     "entity.name.function.call.nn": ({"nnCall"}, {"Name.Function"}),
@@ -179,7 +186,7 @@ def test_samples_are_valid_nn():
 # --- one source of truth --------------------------------------------------------
 
 def test_keywords_come_from_the_grammar():
-    assert set(WORDS["keywords"]) == {"model", "block", "compare", "concat", "add", "branch", "repeat"}
+    assert set(WORDS["keywords"]) == {"model", "block", "compare", "concat", "add", "branch", "repeat", "allow"}
 
 
 def test_registry_words_are_consistent():

@@ -226,6 +226,7 @@ def _top_level_split(text: str, separators: str) -> list:
 def _read_arrow(text: str, number: int) -> tuple:
     """(checks written, {key: literal value}) of the expectation text after one `->` on program line `number`."""
     text = re.sub(r"\s*=\s*", "=", text.strip())
+    text = re.split(r"(?:^|\s)allow\s", text, maxsplit=1)[0]  # a trailing `allow W202` is not checked
     counts, checks = {}, 0
     if text and not re.match(r"[A-Za-z_]\w*\s*=", text):  # a shape comes first
         checks += 1
@@ -233,10 +234,12 @@ def _read_arrow(text: str, number: int) -> tuple:
             text = text[_closing(text, number) + 1:]
         else:
             text = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
-    for piece in _top_level_split(text, " "):
-        if not piece.strip():
-            continue
+    pieces = [piece for piece in _top_level_split(text, " ") if piece.strip()]
+    for piece in pieces:
         key, equal, value = piece.partition("=")
+        if not equal and piece is pieces[-1]:
+            checks += 1  # a shape written after the counts (`-> params=N 24x24x32`)
+            continue
         if not equal or not re.fullmatch(r"[A-Za-z_]\w*", key.strip()):
             raise _ProgramError(number, f"cannot read the expectation {text!r} (write `-> SHAPE key=N ...`)")
         checks += 1

@@ -104,13 +104,15 @@ def test_negative_padding_is_refused(value):
     assert "non-negative" in errors[0].message
 
 
-# --- unknown sizes in the equation, memory in every table format --------------------------------------
+# --- open sizes in the equation, memory in every table format ------------------------------------------
 
-def test_equation_writes_an_unknown_size_as_a_question_mark():
+def test_equation_writes_an_open_size_by_its_name():
+    # the open length of ?x16 is named T; the weights do not depend on it
     compilation = compile_text("model m {\n  input ?x16\n  dense 4 relu\n}\n", "net.nn")
     text = equation.render(compilation.program)
-    assert r"x \in \mathbb{R}^{? \times 16}" in text
-    assert "None" not in text
+    assert r"x \in \mathbb{R}^{T \times 16}" in text
+    assert r"W_{1} \in \mathbb{R}^{4 \times 16}" in text
+    assert "None" not in text and "?" not in text
 
 
 def test_latex_carries_the_memory_section():

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlang import editor_words, layers
+from nnlang import editor_words, layers, symbolic
 from nnlang.driver import compile_text
 from nnlang.emit import dot, equation
 from nnlang.emit import json as emit_json
@@ -232,9 +232,16 @@ def test_explicit_padding_equal_to_same_is_called_same():
     assert _window("conv2d 4 k=1", "7x7x3").same
 
 
-def test_padding_left_to_the_size_is_unknown():
-    # pad=same with stride 2 on an axis of unknown length: the split depends on the length
-    assert _window("conv1d 4 k=3 s=2 pad=same", "?x3").padding == ((None, None),)
+def test_same_padding_on_an_open_length_is_an_expression_of_it():
+    # pad=same with stride 2 on a length T: ceil(T/2) outputs need (ceil(T/2) - 1)*2 + 3 - T positions
+    # of padding, 1 when T is even and 2 when it is odd; Keras puts the smaller half before
+    ((before, after),) = _window("conv1d 4 k=3 s=2 pad=same", "?x3").padding
+    assert symbolic.is_symbolic(before)  # it depends on T
+    for t in range(1, 12):
+        total = (-(-t // 2) - 1) * 2 + 3 - t
+        split = (total // 2, total - total // 2)
+        assert (symbolic.evaluate(before, {"T": t}), symbolic.evaluate(after, {"T": t})) == split, t
+        assert _window("conv1d 4 k=3 s=2 pad=same", f"{t}x3").padding == (split,), t  # the length written in
 
 
 def test_ceil_rounds_up_only_where_it_changes_the_size():
@@ -243,7 +250,7 @@ def test_ceil_rounds_up_only_where_it_changes_the_size():
     # 4 rows: (4 - 2)/2 + 1 = 2 either way
     assert not _window("maxpool2d 2 ceil=true", "4x4x3").ceil_rounds_up
     assert not _window("maxpool2d 2", "5x5x3").ceil_rounds_up
-    # a length unknown until run time with a stride above 1: the length decides
+    # an open length with a stride above 1: the length decides
     assert _window("maxpool1d 2 ceil=true", "?x3").ceil_rounds_up
 
 

@@ -12,7 +12,7 @@ from nnlang.compiler import Compiler
 from nnlang.diagnostics import DiagnosticBag
 from nnlang.driver import compile_text
 from nnlang.parser import parse
-from nnlang.passes import LINT_RULES, PASSES, check_expectations, count_per_step, expand_and_infer
+from nnlang.passes import LINT_RULES, PASSES, check_expectations, expand_and_infer
 from nnlang.passes.lint import softmax_before_last_layer
 from nnlang.source import Source
 
@@ -28,7 +28,7 @@ def _codes(text: str) -> list[tuple]:
 
 def test_the_passes_in_order():
     assert LINT_RULES == (softmax_before_last_layer,)
-    assert PASSES == (expand_and_infer, count_per_step, check_expectations, softmax_before_last_layer)
+    assert PASSES == (expand_and_infer, check_expectations, softmax_before_last_layer)
 
 
 def test_a_compiler_runs_its_passes_in_order_once_per_model():
@@ -46,7 +46,7 @@ def test_a_compiler_runs_its_passes_in_order_once_per_model():
     compiler.passes = tuple(recorded(each) for each in PASSES)
     program = compiler.compile()
     assert [m.name for m in program.models] == ["a", "b"]
-    names = ["expand_and_infer", "count_per_step", "check_expectations", "softmax_before_last_layer"]
+    names = ["expand_and_infer", "check_expectations", "softmax_before_last_layer"]
     assert ran == [("a", name) for name in names] + [("b", name) for name in names]
 
 

@@ -24,11 +24,11 @@ def last(text):
 
 CASES = [
     # statement, (kernel, stride, padding), the diagram's line
-    # a global pooling of an input of unknown size: its pooled size is unknown too
-    ("input ?x?x64; globalavgpool2d", ("?x?", "", ""), "global avg pool"),
-    ("input ?x5x8; globalmaxpool2d", ("?x5", "", ""), "global max pool"),
+    # a global pooling's window is its input's size: open sizes by their names (?x? is HxW, ?x16 is Tx16)
+    ("input ?x?x64; globalavgpool2d", ("HxW", "", ""), "global avg pool"),
+    ("input ?x5x8; globalmaxpool2d", ("Hx5", "", ""), "global max pool"),
     ("input 7x7x512; globalavgpool2d", ("7x7", "", ""), "global avg pool"),
-    ("input ?x16; globalmaxpool1d", ("?", "", ""), "global max pool 1d"),
+    ("input ?x16; globalmaxpool1d", ("T", "", ""), "global max pool 1d"),
     # 'same' over 7 with a window of 2, stride 2: ceil(7/2) = 4 outputs need (4-1)*2 + 2 = 8 rows,
     # one more than 7, padded after (as Keras pads it)
     ("input 7x7x8; maxpool2d 2 pad=same", ("2x2", "2x2", "same (0/1)"), "max pool 2x2, /2, pad same (0/1)"),
@@ -40,8 +40,8 @@ CASES = [
     # a 3x3 kernel dilated by 2 spans 2*(3-1) + 1 = 5: 'same' pads 4, 2 on each side
     ("input 32x32x3; conv2d 8 k=3 dilation=2 pad=same", ("3x3x3", "1x1", "same (2)"),
      "conv 3x3, 8, pad same (2), dilation 2"),
-    # height unknown with stride 2: its 'same' padding is unknown; width ceil(8/2) = 4 outputs need
-    # (4-1)*2 + 3 = 9 columns: one after
+    # an open height H with stride 2: its 'same' padding depends on H (0 or 1 before), written ?;
+    # width ceil(8/2) = 4 outputs need (4-1)*2 + 3 = 9 columns: one after
     ("input ?x8x3; conv2d 4 k=3 s=2 pad=same", ("3x3x3", "2x2", "same (?x0/1)"), "conv 3x3, 4, /2, pad same (?x0/1)"),
     # 4 input channels in 2 groups: each filter reads 2
     ("input 8x8x4; conv2d 8 k=3 groups=2 bias=false", ("3x3x2", "1x1", "0"), "conv 3x3, 8, groups 2, no bias"),
@@ -83,15 +83,16 @@ def test_texts_and_diagram_line(statement, texts, line):
     assert dot.describe(node) == line
 
 
-def test_an_unknown_global_pool_size_reads_as_question_marks_everywhere():
+def test_an_open_global_pool_size_reads_as_its_names_everywhere():
     node, compilation = last("input ?x?x64; globalavgpool2d")
     report = json.loads(emit_json.render(compilation.program, compilation.diagnostics, Options(), "m.nn"))
     layer = report["models"][0]["layers"][-1]
-    assert layer["kernel"] == "?x?" and "stride" not in layer and "padding" not in layer
+    assert layer["kernel"] == "HxW" and "stride" not in layer and "padding" not in layer
     table = emit_text.render(compilation.program, Options())
     row = next(line for line in table.splitlines() if "(globalavgpool2d)" in line)
-    assert [cell.strip() for cell in row.split("│")[4:7]] == ["?x?", "", ""]  # Kernel, Stride, Padding
-    assert "NonexNone" not in table
+    assert [cell.strip() for cell in row.split("│")[4:7]] == ["HxW", "", ""]  # Kernel, Stride, Padding
+    assert "None, H, W, 64" in table  # the input
+    assert "?" not in table and "NonexNone" not in table
     assert "None" not in dot.source(compilation.program.models)
 
 

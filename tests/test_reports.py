@@ -181,15 +181,16 @@ def test_latex_compiles_in_a_plain_document(tmp_path):
 ])
 def test_shared_json_encoding_is_each_layers_own(text):
     """The JSON report encodes layers equal but for name, path and line once: every line must
-    still be that layer's own layer_json."""
+    still be that layer's own layer_json (a count or size of open sizes as its expression object)."""
     import json
 
-    from nnlang.emit.json import _encoded_layers, layer_json
+    from nnlang.emit.json import _encoded_layers, expression_json, layer_json
 
     program = compile_text(text).program
     for model in program.models:
         lines = _encoded_layers(model.layers)
-        assert [json.loads(line) for line in lines] == [layer_json(node) for node in model.layers]
+        own = [json.loads(json.dumps(layer_json(node), default=expression_json)) for node in model.layers]
+        assert [json.loads(line) for line in lines] == own
 
 
 # --- folded block calls show what they wrote --------------------------------------------------------
@@ -238,10 +239,11 @@ def test_folded_rows_show_the_call_with_its_arguments(tmp_path, fmt, row):
     assert "->" not in out and "channels" not in out
 
 
-def test_nested_folded_calls_read_as_written_in_their_block(tmp_path):
+def test_nested_folded_calls_show_the_values_their_parameters_got(tmp_path):
     out = _table_of(tmp_path, CALLS, "--depth", "2", "--ascii")
     assert "| stage_1 (stage)" in out  # unfolded: its layers' rows follow
-    assert "|   down_2 (down(c)) [+]" in out and "|   basic_3 (basic(c, 1)) [+]" in out
+    # stage(16) calls down(c) and basic(c, 1) with c = 16
+    assert "|   down_2 (down(16)) [+]" in out and "|   basic_3 (basic(16, 1)) [+]" in out
 
 
 def test_unfolded_rows_and_csv_keep_the_block_name(tmp_path):

@@ -9,12 +9,16 @@ MACs, then the totals.
 
 MACs follow the contract: conv = H_out*W_out*C_out*(k_h*k_w*C_in/groups);
 dense = inputs*units per position; recurrent = per-step
-gates*units*(input + units) times the steps when known (the per-step figure
-when the length is unknown); pooling, flatten, dropout, embedding, upsampling: 0.
+gates*units*(input + units) times the steps; pooling, flatten, dropout,
+embedding, upsampling: 0. Where a model leaves its sequence length open
+(`input T`), the counts that depend on it are expressions of T: the JSON
+report gives them as {"expr", "text"} objects, evaluated here at several
+lengths and compared with the arithmetic written as a function of T.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 
@@ -22,7 +26,22 @@ import pytest
 
 from helpers_nnc import EXAMPLES, assert_no_traceback, nnc_in_process, nnc_json, run_nnc
 
-U = None  # an unknown dimension: JSON null
+
+class Of:
+    """An expected count or dimension that depends on the sizes a model leaves open: the
+    arithmetic as a function of them, `Of(lambda T: T*3*1024*(256 + 1024))`."""
+
+    def __init__(self, function):
+        self.function = function
+        self.names = tuple(inspect.signature(function).parameters)
+
+    def at(self, sizes: dict) -> int:
+        return self.function(**{name: sizes[name] for name in self.names})
+
+
+T = Of(lambda T: T)  # the open sequence length itself, as a dimension
+#: the lengths at which an expression of T is evaluated
+LENGTHS = [{"T": t} for t in (1, 2, 10, 1000)]
 
 
 @dataclass
@@ -59,6 +78,7 @@ class M:
     layers: list
     total_params: int  # written out independently of the rows, as the exam's "Total params"
     blocks: list = field(default_factory=list)  # (name, output_shape, params, macs), checked when given
+    sizes: tuple = ()  # the sizes the input leaves open
 
     @property
     def output_shape(self) -> tuple:
@@ -82,14 +102,15 @@ EXAM1 = M("exam1", (28, 28, 3), [
     L("dense_2", "dense", (10,), 512*10 + 10, 512*10),
 ], total_params=686_090)
 
-# 000 Exercise 2: embedding + GRU + dense on token sequences of unknown length
+# 000 Exercise 2: embedding + GRU + dense on sequences of T tokens, T left open
 GRU_KERAS = 3*(1024*(256 + 1024) + 2*1024)      # reset_after=True: two biases per gate
 GRU_TEXTBOOK = 3*(1024*(256 + 1024) + 1024)     # one bias per gate (the key's 3,935,232)
-GRU_TEXT = M("gru_text", (U,), [
-    L("embedding_1", "embedding", (U, 256), 62*256, 0),
-    L("gru_1", "gru", (U, 1024), GRU_KERAS, 3*1024*(256 + 1024)),  # length unknown: per step
-    L("dense_1", "dense", (U, 62), 1024*62 + 62, 1024*62),          # length unknown: per position
-], total_params=4_017_726)
+GRU_STEP = 3*1024*(256 + 1024)                  # 3 gates, 1024 units, 256 inputs + 1024 recurrent
+GRU_TEXT = M("gru_text", (T,), [
+    L("embedding_1", "embedding", (T, 256), 62*256, 0),
+    L("gru_1", "gru", (T, 1024), GRU_KERAS, Of(lambda T: T*GRU_STEP)),  # every step
+    L("dense_1", "dense", (T, 62), 1024*62 + 62, Of(lambda T: T*1024*62)),  # every position
+], total_params=4_017_726, sizes=("T",))
 
 # 001 question 2: three 3x3 stride-2 'same' convs, 100/200/400 maps, 200x300x3
 STRIDE2 = M("stride2_convs", (200, 300, 3), [
@@ -109,16 +130,16 @@ CIFAR = M("cifar10_cnn", (32, 32, 3), [
     L("dense_2", "dense", (10,), 28*10 + 10, 28*10),
 ], total_params=15_062)
 
-# 002 Exercise 3.1: stacked LSTM, look_back unknown and look_back = 10
+# 002 Exercise 3.1: stacked LSTM, look_back left open (T) and look_back = 10
 LSTM1_STEP = 4*100*(1 + 100)
 LSTM2_STEP = 4*50*(100 + 50)
-STACKED = M("stacked_lstm", (U, 1), [
-    L("lstm_1", "lstm", (U, 100), 4*(100*(1 + 100) + 100), LSTM1_STEP),
-    L("dropout_1", "dropout", (U, 100)),
-    L("lstm_2", "lstm", (50,), 4*(50*(100 + 50) + 50), LSTM2_STEP),
+STACKED = M("stacked_lstm", (T, 1), [
+    L("lstm_1", "lstm", (T, 100), 4*(100*(1 + 100) + 100), Of(lambda T: T*LSTM1_STEP)),
+    L("dropout_1", "dropout", (T, 100)),
+    L("lstm_2", "lstm", (50,), 4*(50*(100 + 50) + 50), Of(lambda T: T*LSTM2_STEP)),  # reads all T steps
     L("dropout_2", "dropout", (50,)),
     L("dense_1", "dense", (1,), 50*1 + 1, 50*1),
-], total_params=40_800 + 30_200 + 51)
+], total_params=40_800 + 30_200 + 51, sizes=("T",))
 STACKED_LB10 = M("stacked_lstm_lb10", (10, 1), [
     L("lstm_1", "lstm", (10, 100), 4*(100*(1 + 100) + 100), 10*LSTM1_STEP),
     L("dropout_1", "dropout", (10, 100)),
@@ -198,19 +219,57 @@ EXAMPLE_MODELS = {
 }
 
 
+def _form(value):
+    """The value with every expression (an Of, or a JSON expression object) replaced by a marker:
+    where the expected value is an expression, the report must give one, and only there."""
+    if isinstance(value, (list, tuple)):
+        return [_form(v) for v in value]
+    if isinstance(value, dict):
+        return "expression" if set(value) == {"expr", "text"} else {k: _form(v) for k, v in value.items()}
+    return "expression" if isinstance(value, Of) else value
+
+
+def _got_at(value, sizes: dict):
+    """A JSON value with each expression object evaluated at `sizes` (docs/json.md)."""
+    if isinstance(value, list):
+        return [_got_at(v, sizes) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"expr", "text"}:
+            assert re.fullmatch(r"[0-9A-Za-z_ ()+*/-]+", value["expr"]), value
+            return eval(value["expr"], {"__builtins__": {}}, dict(sizes))
+        return {k: _got_at(v, sizes) for k, v in value.items()}
+    return value
+
+
+def _want_at(value, sizes: dict):
+    """An expected value with each Of evaluated at `sizes`."""
+    if isinstance(value, (list, tuple)):
+        return [_want_at(v, sizes) for v in value]
+    if isinstance(value, dict):
+        return {k: _want_at(v, sizes) for k, v in value.items()}
+    return value.at(sizes) if isinstance(value, Of) else value
+
+
 def check_model(got: dict, want: M) -> None:
     assert got["name"] == want.name
-    assert got["input_shape"] == list(want.input_shape), want.name
-    assert got["output_shape"] == list(want.output_shape), want.name
-    rows = [{k: layer.get(k) for k in ROW_KEYS} for layer in got["layers"]]
-    assert rows == [layer.as_row() for layer in want.layers], want.name
+    assert got.get("sizes", []) == list(want.sizes), want.name
+    found = {"input_shape": got["input_shape"], "output_shape": got["output_shape"],
+             "layers": [{k: layer.get(k) for k in ROW_KEYS} for layer in got["layers"]]}
+    wanted = {"input_shape": list(want.input_shape), "output_shape": list(want.output_shape),
+              "layers": [layer.as_row() for layer in want.layers]}
+    assert _form(found) == _form(wanted), want.name  # an expression exactly where one is expected
 
     totals = got["totals"]
     assert sum(layer.params for layer in want.layers) == want.total_params  # the test's own arithmetic
+    non_trainable = sum(l.non_trainable for l in want.layers)
     assert totals["params"] == want.total_params, want.name
-    assert totals["trainable_params"] == want.total_params - sum(l.non_trainable for l in want.layers)
-    assert totals["non_trainable_params"] == sum(l.non_trainable for l in want.layers)
-    assert totals["macs"] == sum(layer.macs for layer in want.layers), want.name
+    assert totals["trainable_params"] == want.total_params - non_trainable
+    assert totals["non_trainable_params"] == non_trainable
+    assert (_form(totals["macs"]) == "expression") == any(isinstance(l.macs, Of) for l in want.layers)
+    for sizes in LENGTHS if want.sizes else [{}]:
+        assert _got_at(found, sizes) == _want_at(wanted, sizes), (want.name, sizes)
+        macs = sum(_want_at(layer.macs, sizes) for layer in want.layers)
+        assert _got_at(totals["macs"], sizes) == macs, (want.name, sizes)
 
     if want.blocks:
         blocks = [(b["name"], b.get("path"), b["output_shape"], b["params"], b["macs"])
@@ -246,6 +305,26 @@ def test_example_text_and_check(example):
         assert "error[" not in proc.stderr
 
 
+def test_an_open_length_reads_as_formulas_of_it():
+    """The text report of the GRU exercise: what each token costs, times T."""
+    out = nnc_in_process(EXAMPLES / "exam_gru_text.nn").stdout
+    rows = {line.split("│")[1].split()[0]: [cell.strip() for cell in line.split("│")[1:-1]]
+            for line in out.splitlines() if line.startswith("│ ")}
+    assert rows["gru_1"][1] == "(None, T, 1024)" and rows["gru_1"][-1] == f"{GRU_STEP:,}*T"
+    assert rows["dense_1"][-1] == f"{1024*62:,}*T" and rows["embedding_1"][-1] == "0"
+    assert f"\n MACs: {GRU_STEP + 1024*62:,}*T\n" in out
+    assert "time step" not in out
+
+
+def test_a_length_given_with_set_is_the_length_written_in():
+    """`--set T=10` makes the open stacked LSTM the one written with look_back = 10."""
+    report = nnc_json(EXAMPLES / "exam_stacked_lstm.nn", "--set", "T=10", in_process=True)
+    open_model, written = report["models"]
+    check_model(open_model, M("stacked_lstm", STACKED_LB10.input_shape, STACKED_LB10.layers,
+                              STACKED_LB10.total_params))
+    check_model(written, STACKED_LB10)
+
+
 # Exact numbers the sheets ask for, spelled out once more against the key.
 def test_key_corrections_arithmetic():
     assert 686_090*8 == 5_488_720                                   # 000 Q2: bytes
@@ -253,6 +332,7 @@ def test_key_corrections_arithmetic():
     assert round(5_488_720/2**20, 2) == 5.23                        # MiB: the key's "5,23MB"
     assert GRU_KERAS - GRU_TEXTBOOK == 3*1024 == 3_072              # 000 Ex2
     assert GRU_TEXTBOOK == 3_935_232
+    assert GRU_STEP == 3_932_160 and 1024*62 == 63_488                # 000 Ex2: MACs per token
     assert 2_800 + 180_200 + 720_400 != 901_600                     # 001: key's total
     assert (100*150*100 + 50*75*200 + 25*38*400)*4 == 10_520_000    # 001: activations, float32
     assert 32*(3*3*32 + 1) == 9248 != 9284                          # 003
@@ -265,7 +345,7 @@ def test_key_corrections_arithmetic():
 
 def _without_counts(text: str) -> str:
     """The example with its params=/macs= expectations removed (shapes kept)."""
-    return re.sub(r"\s(params|macs)=[0-9_]+", "", text)
+    return re.sub(r"\s(params|macs)=[0-9_,]+(\*[A-Za-z]\w*)*", "", text)
 
 
 @pytest.mark.parametrize("convention, gru_params", [
@@ -279,7 +359,8 @@ def test_gru_conventions(tmp_path, convention, gru_params):
     report = nnc_json(copy, "--convention", convention, in_process=True)
     (model,) = report["models"]
     layers = {layer["name"]: layer for layer in model["layers"]}
-    assert layers["gru_1"]["output_shape"] == [U, 1024]
+    assert copy.read_text().count("params=") == 0 and copy.read_text().count("macs=") == 0
+    assert layers["gru_1"]["output_shape"] == [{"expr": "T", "text": "T"}, 1024]
     assert layers["gru_1"]["params"] == gru_params
     assert layers["gru_1"]["trainable_params"] == gru_params
     assert layers["embedding_1"]["params"] == 62*256

@@ -24,7 +24,7 @@ from nnlang.symbolic import (
     lower_bound, maximum, minimum, names, parse, python_name, substitute, symbol, text, to_python, upper_bound,
 )
 
-H, W, T, B = (symbol(n) for n in "HWTB")
+H, W, T, B, D = (symbol(n) for n in "HWTBD")
 PROPERTY = settings(max_examples=400, deadline=None, derandomize=True, database=None)
 
 # --- expression trees, built twice: as Sym (the module) and as int (Python's arithmetic) -----------
@@ -410,9 +410,9 @@ def test_undecidable_comparisons_raise():
     assert minimum(H, 2 * H) == H and maximum(H, 2 * H) == 2 * H
     with pytest.raises(UndecidableError):
         maximum(H, 5)
-    assert bool(H) is True
-    with pytest.raises(UndecidableError):
-        bool(H - 1)
+    # truth is `x != 0`: whether the expression is identically zero, whatever its sign at a point
+    assert bool(H) is True and bool(H - 1) is True
+    assert bool(ceil_div(H, 2) + floor_div(H, 2) - H) is False
     assert abs(-H) == H
     with pytest.raises(UndecidableError):
         abs(H - 2)
@@ -508,6 +508,15 @@ def test_the_readme_exam_network_as_a_function_of_the_image_size():
     assert [evaluate(v, at28) for v in (c1, c2, c4, d1, d2)] == [1_881_600, 29_491_200, 6_553_600, 524_288, 5_120]
     assert evaluate(c1 + c2 + c4 + d1 + d2, at28) == 38_455_808
     assert text(h4 // 2) == "floor(H/4) - 3"  # floor((floor((H - 4)/2) - 4)/2) = floor((H - 12)/4)
+    # each layer's count reads as the product it is; the total keeps the layers that are products apart
+    # (conv 2 adds 51,200*H*W - 4*51,200*H - 4*51,200*W + 16*51,200 to conv 1's 2,400*H*W; the last dense
+    # layer adds 5,120 to the constant)
+    assert text(c2, thousands=True) == "51,200*(H - 4)*(W - 4)"
+    assert text(c4, thousands=True) == "102,400*(floor(H/2) - 6)*(floor(W/2) - 6)"
+    assert text(d1, thousands=True) == f"{64 * 512:,}*(floor(H/4) - 3)*(floor(W/4) - 3)"
+    assert text(c1 + c2 + c4 + d1 + d2, thousands=True) == (
+        f"{2400 + 51200:,}*H*W + 102,400*(floor(H/2) - 6)*(floor(W/2) - 6) + 32,768*(floor(H/4) - 3)*(floor(W/4) - 3)"
+        f" - {4 * 51200:,}*H - {4 * 51200:,}*W + {16 * 51200 + 5120:,}")
 
 
 def test_published_feature_map_sizes():
@@ -533,6 +542,141 @@ def test_a_recurrent_cost_in_the_sequence_length():
     macs = 3 * (1 * 128 + 128 * 128) * T
     assert text(macs, thousands=True) == "49,536*T"
     assert macs == parse("49,536*T", {"T"}) == parse("49536 T".replace(" ", "*"), {"T"})
+
+
+# --- factored text -------------------------------------------------------------------------------
+
+
+def test_a_strided_convolution_prints_as_the_product_a_student_writes():
+    # conv2d 512 k=3 s=2 (no padding) on one channel: (H - 3)//2 + 1 rows, 3*3*512 = 4,608 MACs a position
+    rows, cols = floor_div(H - 3, 2) + 1, floor_div(W - 3, 2) + 1
+    macs = rows * cols * 3 * 3 * 512
+    assert text(macs, thousands=True) == "4,608*(ceil(H/2) - 1)*(ceil(W/2) - 1)"
+    assert text(macs) == str(macs) == "4608*(ceil(H/2) - 1)*(ceil(W/2) - 1)"
+    assert f"{macs:,}" == "4,608*(ceil(H/2) - 1)*(ceil(W/2) - 1)"
+    assert to_python(macs) == "4608*(((H + 1)//2) - 1)*(((W + 1)//2) - 1)"
+    # the same value built other ways prints alike
+    c2, w2 = ceil_div(H, 2), ceil_div(W, 2)
+    for other in [4608 * (c2 - 1) * (w2 - 1), 4608 * c2 * w2 - 4608 * c2 - 4608 * w2 + 4608,
+                  (w2 - 1) * 4608 * (c2 - 1), parse("4,608*(ceil(H/2) - 1)*(ceil(W/2) - 1)")]:
+        assert text(other, thousands=True) == "4,608*(ceil(H/2) - 1)*(ceil(W/2) - 1)"
+    assert evaluate(macs, {"H": 224, "W": 32}) == 4608 * 111 * 15  # (224 - 3)//2 + 1 = 111, (32 - 3)//2 + 1 = 15
+
+
+@pytest.mark.parametrize("value, shown", [
+    (432 * H * W + 4928, "432*H*W + 4,928"),  # 16*(27*H*W + 308) is longer
+    (4608 * H - 4608, "4,608*(H - 1)"),
+    (4608 * H * H + 9216 * H + 4608, "4,608*(H^2 + 2*H + 1)"),
+    (2 * H + 2, "2*H + 2"),  # 2*(H + 1) is longer
+    (64 * H * W + 64 * H, "64*H*(W + 1)"),
+    (-5 * (H - 1) * (W - 1), "-5*(H - 1)*(W - 1)"),
+    (-(H - 1) * (W - 1), "-H*W + H + W - 1"),  # -(H - 1)*(W - 1): no shorter
+    (7 * (D - 1) * (H + 2) * (W - 3), "7*(D - 1)*(H + 2)*(W - 3)"),
+    ((H * W + 10) * (T + 1), "(H*W + 10)*(T + 1)"),  # H*W + 10 is no product of an H part and a W part
+    (100 * (H ** 2 + 1) * (W ** 2 - W + 1), "100*(H^2 + 1)*(W^2 - W + 1)"),
+    (6 * ceil_div(H + W, 2) * (T + 1), "6*ceil((H + W)/2)*(T + 1)"),  # the ceiling ties H to W
+    # sums of products, each written where it is one; the constant keeps what the products leave
+    (432 * H * W + 4608 * (ceil_div(H, 2) - 1) * (ceil_div(W, 2) - 1) + 999,
+     "432*H*W + 4,608*(ceil(H/2) - 1)*(ceil(W/2) - 1) + 999"),
+    (512 * (64 * (floor_div(H, 4) - 3) * (floor_div(W, 4) - 3)) + 512,  # a dense layer's weights and biases
+     "32,768*(floor(H/4) - 3)*(floor(W/4) - 3) + 512"),
+    (128 * (ceil_div(H, 2) - 1) * (ceil_div(W, 2) - 2) + 192 * (ceil_div(H, 3) - 1) * (ceil_div(W, 3) - 2) + 5,
+     "128*(ceil(H/2) - 1)*(ceil(W/2) - 2) + 192*(ceil(H/3) - 1)*(ceil(W/3) - 2) + 5"),
+    # the MACs of three stride-2 layers (3*3*3*100, 3*3*100*200 and 3*3*200*400 a position): taking out
+    # their common divisor 900 would save a few characters and hide each layer's figure
+    (2700 * ceil_div(H, 2) * ceil_div(W, 2) + 180000 * ceil_div(H, 4) * ceil_div(W, 4)
+     + 720000 * ceil_div(H, 8) * ceil_div(W, 8),
+     "2,700*ceil(H/2)*ceil(W/2) + 180,000*ceil(H/4)*ceil(W/4) + 720,000*ceil(H/8)*ceil(W/8)"),
+    (floor_div(2 * (H + 1) * (W + 1), 5), "floor(2*(H + 1)*(W + 1)/5)"),  # inside a floor too
+])
+def test_factored_text(value, shown):
+    assert text(value, thousands=True) == shown
+    assert parse(shown) == value
+    assert text(value) == shown.replace(",", "")
+
+
+def test_every_divisor_of_a_total_reads_one_way():
+    # 4,608*s*(ceil(H/s) - 1)*(ceil(W/s) - 1) for s = 2 .. 40: every ceil(H/s) is stored through its
+    # reflection floor((s - 1)*H/s); a total of many strides shows each as ceil(H/s), in its product
+    total = 432 * H * W
+    strides = (2, 3, 4, 5, 8, 10, 16, 32, 40)
+    for s in strides:
+        total = total + 4608 * s * (ceil_div(H, s) - 1) * (ceil_div(W, s) - 1)
+    shown = text(total, thousands=True)
+    assert shown == "432*H*W + " + " + ".join(
+        f"{4608 * s:,}*(ceil(H/{s}) - 1)*(ceil(W/{s}) - 1)" for s in strides)
+    assert parse(shown) == total
+
+
+def _group_polynomial(name: str, terms) -> Sym:
+    """A polynomial in one size: terms (atom kind, exponent, coefficient); atoms H, floor(H/2), ceil(H/3)."""
+    n = symbol(name)
+    atoms = {"name": n, "floor": floor_div(n, 2), "ceil": ceil_div(n, 3)}
+    total = 0
+    for kind, e, c in terms:
+        total = total + c * atoms[kind] ** e
+    return total
+
+
+group_terms = st.lists(st.tuples(st.sampled_from(["name", "floor", "ceil"]), st.integers(0, 2), st.integers(-9, 9)),
+                       min_size=1, max_size=2)
+
+
+@PROPERTY
+@given(st.lists(st.tuples(st.integers(-5000, 5000), group_terms, group_terms, group_terms), min_size=1, max_size=3),
+       st.integers(-10**6, 10**6), envs)
+def test_sums_of_products_print_exactly(pieces, constant, env):
+    # products over disjoint groups (D, H, W), summed, plus a constant: whatever form text() picks
+    # parses back to the same value, evaluates to the same integers in Python, and does not depend on
+    # the thousands separators or on the order the terms were built in
+    x = constant
+    for c, d, h, w in pieces:
+        x = x + c * _group_polynomial("D", d) * _group_polynomial("H", h) * _group_polynomial("W", w)
+    env = {"D": env["T"], "H": env["H"], "W": env["W"]}
+    want = constant + sum(c * _at(d, env["D"]) * _at(h, env["H"]) * _at(w, env["W"]) for c, d, h, w in pieces)
+    assert evaluate(x, env) == want
+    if not isinstance(x, Sym):
+        return
+    shown = text(x, thousands=True)
+    assert parse(shown) == x
+    assert text(x) == shown.replace(",", "")
+    assert eval(to_python(x), {"__builtins__": {}}, env) == want  # noqa: S307 - integers and names only
+    _only_plain_arithmetic(to_python(x))
+    reordered = symbolic._make(dict(reversed(list(x._t.items()))))
+    assert text(reordered, thousands=True) == shown
+
+
+def _at(terms, n: int) -> int:
+    """A group polynomial at n, by Python's integer arithmetic."""
+    atoms = {"name": n, "floor": n // 2, "ceil": -(-n // 3)}
+    return sum(c * atoms[kind] ** e for kind, e, c in terms)
+
+
+@pytest.mark.parametrize("x_side", ["H", "floor(H/2)", "ceil(H/3)", "H^2"])
+@pytest.mark.parametrize("y_side", ["W", "ceil(W/4)", "W^3"])
+@pytest.mark.parametrize("a, b, c", [(1, -1, 4608), (-3, 2, 7), (9, 9, 1_000_000), (-1, -14, 2)])
+def test_products_of_two_sums_are_found(x_side, y_side, a, b, c):
+    def side(atom, k):
+        return f"{atom} + {k}" if k > 0 else f"{atom} - {-k}"
+    written = f"{c:,}*({side(x_side, a)})*({side(y_side, b)})"
+    value = parse(written)
+    assert text(value, thousands=True) == written
+    # with a third size D: c*(D + 1)*(...)*(...)
+    three = value * (D + 1)
+    assert text(three, thousands=True) == f"{c:,}*(D + 1)*({side(x_side, a)})*({side(y_side, b)})"
+
+
+def test_a_total_of_over_a_hundred_terms_is_written_quickly():
+    # a hang guard only: text() of a 118-term total takes a few hundredths of a second
+    total = 0
+    for s in range(2, 21):
+        total = total + 64 * s * (ceil_div(H, s) - 1) * (ceil_div(W, s) - 2) + s * floor_div(H + W, s)
+    assert 100 < len(total._t) <= symbolic.SHOWN_SEARCH_TERMS
+    start = time.perf_counter()
+    shown = text(total, thousands=True)
+    assert time.perf_counter() - start < 5
+    assert shown.startswith("128*(ceil(H/2) - 1)*(ceil(W/2) - 2) + 192*(ceil(H/3) - 1)*(ceil(W/3) - 2) + ")
+    assert parse(shown) == total
 
 
 # --- parsing -------------------------------------------------------------------------------------

@@ -333,8 +333,19 @@ ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.nn"))
 KEYS = ("params", "trainable_params", "non_trainable_params", "macs")
 
 
-def _sum(layers, key):
-    return sum(l[key] or 0 for l in layers)
+#: the values at which counts of sizes a model leaves open are evaluated (every size alike)
+SIZE_VALUES = (37, 224)
+
+
+def _at(value, sizes: dict):
+    """A JSON count: an integer (or null) as it is, an expression object evaluated with the sizes bound."""
+    if isinstance(value, dict):
+        return eval(value["expr"], {"__builtins__": {}}, dict(sizes))
+    return value
+
+
+def _sum(layers, key, sizes: dict):
+    return sum(_at(l[key], sizes) or 0 for l in layers)
 
 
 @pytest.mark.parametrize("stem", ALL_EXAMPLES)
@@ -346,9 +357,16 @@ def test_totals_are_sums_over_layers(stem):
     problems = []
     for model in report["models"]:
         layers = model["layers"]
-        for key in KEYS:
-            if model["totals"][key] != _sum(layers, key):
-                problems.append(f"{model['name']} totals {key}: {model['totals'][key]} != {_sum(layers, key)}")
+        names = [name.replace("?", "_") for name in model.get("sizes", [])]  # ?1 is _1 in an expression
+        for sizes in [{name: value for name in names} for value in SIZE_VALUES]:
+            for key in KEYS:
+                total = model["totals"][key]
+                if isinstance(total, dict) != any(isinstance(l[key], dict) for l in layers):
+                    problems.append(f"{model['name']} totals {key}: {total} is an expression only if a layer's is")
+                if _at(total, sizes) != _sum(layers, key, sizes):
+                    problems.append(f"{model['name']} totals {key} at {sizes}: {_at(total, sizes)} != "
+                                    f"{_sum(layers, key, sizes)}")
+        sizes = {name: SIZE_VALUES[0] for name in names}
         seen = set()
         for block in model.get("blocks", []):
             prefix = list(block["path"]) + [block["name"]]
@@ -360,14 +378,14 @@ def test_totals_are_sums_over_layers(stem):
             if not inside:
                 problems.append(f"{model['name']}: block {'/'.join(prefix)} has no layers")
             for key in KEYS:
-                if block[key] != _sum(inside, key):
+                if _at(block[key], sizes) != _sum(inside, key, sizes):
                     problems.append(f"{model['name']} block {'/'.join(prefix)} {key}: "
-                                    f"{block[key]} != {_sum(inside, key)}")
+                                    f"{block[key]} != {_sum(inside, key, sizes)}")
             for branch in block.get("branches", []):
                 bprefix = prefix + [branch["name"]]
                 binside = [l for l in layers if list(l["path"][:len(bprefix)]) == bprefix]
                 for key in KEYS:
-                    if key in branch and branch[key] != _sum(binside, key):
+                    if key in branch and _at(branch[key], sizes) != _sum(binside, key, sizes):
                         problems.append(f"{model['name']} branch {'/'.join(bprefix)} {key}: "
-                                        f"{branch[key]} != {_sum(binside, key)}")
+                                        f"{branch[key]} != {_sum(binside, key, sizes)}")
     assert not problems, f"{stem}.nn:\n  " + "\n  ".join(problems)

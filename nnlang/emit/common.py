@@ -84,20 +84,19 @@ def totals_lines(report: ModelReport) -> list[str]:
         f"Trainable params: {totals.trainable:,}",
         f"Non-trainable params: {totals.non_trainable:,}",
     ]
-    suffix = " (per time step where the length is unknown)" if report.per_step else ""
 
     def count(kind: str) -> str:
         value = totals.ops(kind) if kind != "pool_ops" else totals.pool_ops
         return count_text(value) + (unknown_note(report.unknown_layers(kind)) if value is None else "")
 
     if options.ops == "macs":
-        lines.append(f"MACs: {count('macs')}{suffix}")
+        lines.append(f"MACs: {count('macs')}")
     else:
-        lines.append(f"{ops_title(options.ops)}: {count(options.ops)}{suffix}")
+        lines.append(f"{ops_title(options.ops)}: {count(options.ops)}")
         lines.append(f"MACs: {count('macs')}")
     if totals.pool_ops is None or totals.pool_ops:
         lines.append(f"Pooling operations (not MACs): {count('pool_ops')}")
-    if options.batch and options.batch > 1:
+    if options.batch is not None and options.batch != 1:
         lines.append(f"Operations are per sample; for the batch of {options.batch}: {count_text(report.batch_macs)}"
                      " MACs")
     if options.explain:

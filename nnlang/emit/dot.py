@@ -216,8 +216,7 @@ def repeat_count(group: ir.Group) -> Optional[int]:
 def automatic(group: ir.Group) -> bool:
     """Is the group's name one the compiler made up (`concat_1`, `branch_2`, `basic_3` for an
     unlabelled call of block `basic`), rather than a name the author wrote?"""
-    base = group.block if group.kind == "block" and group.block else group.kind
-    return re.fullmatch(re.escape(base) + r"_\d+", group.name) is not None
+    return not group.labelled
 
 
 def _group_title(group: ir.Group, folded: bool = False) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from .. import ir, present
+from .. import ir, present, symbolic
 from ..report import DTYPE_BYTES, Counts, MemoryLine, ModelReport, Options, Report
 
 
@@ -123,6 +123,8 @@ def model_json(report: ModelReport) -> dict:
         "totals": _totals(totals),
         "blocks": [group_json(g, report) for g in model.groups() if g.kind != "branch"],
     }
+    if model.sizes:  # the named sizes the counts are expressions of
+        data["sizes"] = list(model.sizes)
     data["totals"]["param_bytes"] = report.param_memory.bytes
     data["totals"]["bias_adds"] = totals.bias_adds
     data["totals"]["activation_ops"] = totals.activation_ops
@@ -197,7 +199,16 @@ def _pieces(value, level: int = 0):
         yield _compact(value)
 
 
-_COMPACT = json.JSONEncoder(separators=(", ", ": "))
+def expression_json(value) -> dict:
+    """A count or size that is an expression of named sizes: `expr` evaluates to it in Python
+    with the sizes bound (integer literals, names, parentheses, + - * // ** only), `text` is the
+    form the other reports show."""
+    if not symbolic.is_symbolic(value):
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return {"expr": symbolic.to_python(value), "text": symbolic.text(value)}
+
+
+_COMPACT = json.JSONEncoder(separators=(", ", ": "), default=expression_json)
 
 
 def _compact(value) -> str:

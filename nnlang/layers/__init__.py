@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..symbolic import is_symbolic, valid_name
 from . import conv, dense, pool, recurrent, shape
 from .base import (ACTIVATIONS, BOOL_WORDS, PAD_WORDS, Applied, Arg, Args, Context, LayerKind, Layout, Result, Weighted,
                    Window, fmt_shape)
@@ -101,15 +102,17 @@ def coerce(spec: Arg, value, axes: int):
             return value.lower()
         raise BadValue(f"{spec.name} must be one of {', '.join(spec.choices)}, got {_show(value)}")
     if kind == "shape":
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) or value is None or is_symbolic(value):
             value = (value,)
-        if value is None:
-            value = (None,)
-        if not isinstance(value, tuple) or not all(v is None or (isinstance(v, int) and not isinstance(v, bool))
-                                                   for v in value):
-            raise BadValue(f"{spec.name} must be a shape such as 28x28x3 or (28, 28, 3), got {_show(value)}")
+        elif isinstance(value, str) and spec.named:  # input T, input HxW: named sizes
+            value = tuple(value.split("x")) if all(map(valid_name, value.split("x"))) else (value,)
+        if not isinstance(value, tuple) or not all(
+                v is None or (isinstance(v, int) and not isinstance(v, bool)) or is_symbolic(v)
+                or (spec.named and isinstance(v, str) and valid_name(v)) for v in value):
+            raise BadValue(f"{spec.name} must be a shape such as 28x28x3 or (28, 28, 3)"
+                           + (", with sizes named like HxWx3 or T" if spec.named else "") + f", got {_show(value)}")
         for v in value:
-            if v is not None and v <= 0 and not (v == -1 and spec.inferred_entry):
+            if type(v) is int and v <= 0 and not (v == -1 and spec.inferred_entry):
                 raise BadValue(f"{spec.name}: sizes must be positive, got {_show(value)}")
         return value
     raise AssertionError(f"unknown argument type {kind}")

@@ -7,7 +7,8 @@ from typing import Callable, Optional
 
 import attrs
 
-from ..formula import ZERO, F
+from .. import symbolic
+from ..formula import ZERO, F, is_atom
 
 Shape = tuple  # of Optional[int]; the batch dimension is left out, channels last
 
@@ -47,6 +48,8 @@ class Arg:
     minimum: int = 1
     #: shape: whether one entry may be -1, the size inferred from the others (reshape).
     inferred_entry: bool = False
+    #: shape: whether an entry may be a name, a size left open (input HxWx3, input T).
+    named: bool = False
 
 
 class Args(dict):
@@ -262,13 +265,23 @@ class LayerKind:
         return table.get(name)
 
 
+def fmt_dim(d) -> str:
+    """One size in an `x`-joined shape: 28, ?, H, (ceil(H/2) - 1) (an expression in parentheses)."""
+    if d is None:
+        return "?"
+    if type(d) is int:
+        return str(d)
+    text = str(d)
+    return text if is_atom(text) else f"({text})"
+
+
 def fmt_shape(shape) -> str:
-    """28x28x3, ?x256; () for a scalar."""
+    """28x28x3, ?x256, Tx512, (ceil(H/2) - 1)x(ceil(W/2) - 1)x64; () for a scalar."""
     if shape is None:
         return "?"
     if not shape:
         return "()"
-    return "x".join("?" if d is None else str(d) for d in shape)
+    return "x".join(str(d) if type(d) is int else fmt_dim(d) for d in shape)
 
 
 def fmt_dims(values) -> str:
@@ -288,14 +301,18 @@ def fmt_sizes(values) -> str:
     if values is None:
         return "?"
     if isinstance(values, (tuple, list)):
-        return "x".join("?" if v is None else str(v) for v in values)
+        return "x".join(str(v) if type(v) is int else fmt_dim(v) for v in values)
     return str(values)
 
 
 def channels(shape: Shape, ctx: Context, what: str) -> Optional[int]:
+    """The number of channels (the last axis), which the weights' sizes need: a number, not a
+    size left open; None after reporting E205."""
     c = shape[-1] if shape else None
-    if c is None:
-        ctx.error("E205", f"{what} needs a known number of channels (the last axis), got {fmt_shape(shape)}")
+    if type(c) is not int:
+        ctx.error("E205", f"{what} needs a known number of channels (the last axis), got {fmt_shape(shape)}",
+                  None, "write the channels as a number: input HxWx3")
+        return None
     return c
 
 
@@ -308,13 +325,17 @@ def resolve_padding(pad, n: Optional[int], k: int, s: int, d: int) -> tuple[Opti
         return 0, 0
     if pad == "same":
         eff = d * (k - 1) + 1
-        if n is None:
+        if n is None or s == 1:
             if s == 1:
                 total = eff - 1
                 return total // 2, total - total // 2
             return None, None
         out = -(-n // s)
-        total = max((out - 1) * s + eff - n, 0)
+        total = (out - 1) * s + eff - n
+        if type(total) is int:
+            total = max(total, 0)
+        elif eff < s:  # a named size: negative for some of its values, and Keras pads 0 then
+            return None, None
         return total // 2, total - total // 2
     return pad, pad
 
@@ -329,35 +350,44 @@ def window_output(n, k, s, d, before, after, *, ceil=False) -> Optional[F]:
     pads = f"2*{before}" if before == after else f"{before} + {after}"
     kernel = str(k) if d == 1 else f"({d}*({k} - 1) + 1)"
     inner = f"{n} + {pads} - {kernel}"
-    if span < 0:
+    if type(span) is int and span < 0:  # (a named size's span is taken as large enough)
         return F(0 if span + s <= 0 else span // s + 1, f"({inner})/{s} + 1")
     if ceil:
         value = -(-span // s) + 1
         # PyTorch: the last window must start inside the input or the left padding
-        if (value - 1) * s >= n + before:
-            value -= 1
-        shown = f"ceil(({inner})/{s}) + 1" if span % s else f"({inner})/{s} + 1"
+        if type(value) is int:
+            if (value - 1) * s >= n + before:
+                value -= 1
+        else:  # a named size: decided for all of its values, else the smaller of the two counts
+            starts_past = symbolic.is_positive((value - 1) * s - (n + before) + 1)
+            if starts_past:
+                value -= 1
+            elif starts_past is None:
+                value = symbolic.minimum(value, (n + before - 1) // s + 1)
+        shown = f"ceil(({inner})/{s}) + 1" if span % s != 0 else f"({inner})/{s} + 1"
         return F(value, shown, 1)
     value = span // s + 1
-    shown = f"floor(({inner})/{s}) + 1" if span % s else f"({inner})/{s} + 1"
+    shown = f"floor(({inner})/{s}) + 1" if span % s != 0 else f"({inner})/{s} + 1"
     return F(value, shown, 1)
 
 
 def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, pool=False, kernel_arg="k"):
     """Output spatial sizes and paddings for a window sliding over shape[:-1].
 
-    Reports shape errors and the padding/stride consistency warnings (one per
-    finding, naming the axes it holds for). Returns (dims: tuple of F|None,
-    the Window) or None on error.
+    Reports shape errors and the padding/stride consistency warnings: one per
+    finding and layer, naming the axes it holds for (the axes' own numbers in one
+    message where they differ). Returns (dims: tuple of F|None, the Window) or
+    None on error.
     """
     spatial = shape[:-1]
     dims, pads = [], []
     same = True  # every axis so far is padded as 'same' pads it
     rounds_up = False  # ceil=true gives another size than flooring on some axis so far
-    findings: dict = {}  # (code, message, where, notes) -> axes
+    findings: dict = {}  # code -> [(axis, message, where, notes)], in the order found
+    asymmetric: list = []  # (n, k, s, d, before, after, size) of the axes W202 holds for
 
     def find(axis, code, message, where, *notes):
-        findings.setdefault((code, message, where, notes), []).append(axis)
+        findings.setdefault(code, []).append((axis, message, where, notes))
 
     for axis, n in enumerate(spatial):
         ka, sa, da = k[axis], s[axis], d[axis]
@@ -368,7 +398,10 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
         before, after = resolve_padding(explicit, n, ka, sa, da)
         pads.append((before, after))
         same = same and resolve_padding("same", n, ka, sa, da) == (before, after)
-        size = window_output(n, ka, sa, da, before, after, ceil=ceil)
+        if explicit == "same" and type(n) is not int and n is not None and sa > 1:  # on a named size
+            size = F(symbolic.ceil_div(n, sa), f"ceil({F.of(n)._wrap(2)}/{sa})")  # whatever it pads
+        else:
+            size = window_output(n, ka, sa, da, before, after, ceil=ceil)
         dims.append(size)
         if ceil and n is None and sa > 1:
             rounds_up = True  # the size decides
@@ -378,7 +411,8 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
             floor = window_output(n, ka, sa, da, before, after)
             rounds_up = floor is None or floor.value != size.value
         eff = da * (ka - 1) + 1
-        if size.value <= 0:
+        named = type(n) is not int  # a named size: what depends on its value is not checked
+        if size.value <= 0 if not named else symbolic.is_positive(size.value) is False:
             padded = n + before + after
             ctx.error(
                 "E202",
@@ -388,24 +422,28 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
                 kernel_arg,
             )
             return None
-        remainder = (n + before + after - eff) % sa
+        remainder = (n + before + after - eff) % sa if not named else 0
         # rows left over at the end; harmless when they are only padding or when the
         # stride skips inputs by design (window smaller than the stride)
-        if remainder > after and eff >= sa and not ceil and explicit != "same":
+        if not named and remainder > after and eff >= sa and not ceil and explicit != "same":
             extra = sa - remainder
             find(axis, "W201",
                  f"{what}: ({n} + {before + after} - {eff}) = {n + before + after - eff} is not a multiple of the "
                  f"stride {sa}: the last {remainder - after} input row(s)/column(s) are never read", "s",
                  f"an input of {n + extra} (or {extra} more padding) would make it exact")
-        if explicit == "same" and before != after:
+        if explicit == "same" and not named and before != after:
+            asymmetric.append((n, ka, sa, da, before, after, size.value))
             find(axis, "W202", f"{what}: 'same' padding is asymmetric: {before} before and {after} after, as "
                                "TensorFlow/Keras pad it", "pad", _symmetric_alternative(n, ka, sa, da, before, after,
                                                                                        size.value))
         if isinstance(explicit, int) and explicit and not pool and explicit * 2 >= eff:
             find(axis, "W204", f"{what}: padding {explicit} is half the window ({eff}) or more: border outputs "
                                "see mostly zeros", "pad")
-    for (code, message, where, notes), axes in findings.items():
-        ctx.warn(code, f"{message} (along {_axis_names(len(spatial), axes)})", where, *notes)
+    for code, found in findings.items():
+        message, where, notes = _merged(found, len(spatial), what)
+        if code == "W202" and len(asymmetric) > 1 and len({f[3] for f in found}) > 1:
+            notes = (_symmetric_alternatives(asymmetric),)
+        ctx.warn(code, message, where, *notes)
     if pool and any(sa > ka for sa, ka in zip(s, k)):
         ctx.warn("W203", f"{what}: stride {fmt_dims(s)} is larger than the window {fmt_dims(k)}: some inputs are "
                          "never read", "s")
@@ -417,6 +455,44 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
                 if pool else "every output sees the whole input: a dense layer would do the same")
         ctx.warn("W205", f"{what}: the output collapses to {fmt_dims(known)}", None, hint)
     return tuple(dims), Window(tuple(k), tuple(s), tuple(d), tuple(pads), same, rounds_up)
+
+
+def _merged(found: list, rank: int, what: str) -> tuple:
+    """(message, where, notes) of one finding over the axes it holds for: `found` holds
+    (axis, message, where, notes) per axis. Axes with the same message are named together; the
+    notes of axes that differ are each prefixed with their axis."""
+    by_message: dict = {}
+    for axis, message, where, notes in found:
+        by_message.setdefault(message, []).append(axis)
+    where = found[0][2]
+    if len(by_message) == 1:
+        (message, axes), = by_message.items()
+        text = f"{message} (along {_axis_names(rank, axes)})"
+    else:  # the same finding with other numbers per axis: one message, the what: said once
+        prefix = f"{what}: "
+        parts = [f"{m[len(prefix):] if m.startswith(prefix) else m} (along {_axis_names(rank, axes)})"
+                 for m, axes in by_message.items()]
+        text = prefix + "; ".join(parts)
+    distinct = list(dict.fromkeys(notes for _, _, _, notes in found))
+    if len(distinct) == 1:
+        return text, where, distinct[0]
+    notes = tuple(f"along {_axis_names(rank, [axis])}: {note}" for axis, _, _, axis_notes in found
+                  for note in axis_notes)
+    return text, where, notes
+
+
+def _symmetric_alternatives(axes: list) -> str:
+    """What PyTorch's symmetric padding gives instead of an uneven 'same', over several axes:
+    axes holds (n, k, s, d, before, after, size) per axis."""
+    sizes = tuple(axis[6] for axis in axes)
+    options = []
+    for p in sorted({side for axis in axes for side in axis[4:6]}):
+        others = tuple(window_output(n, k, s, d, p, p).value for n, k, s, d, *_ in axes)
+        if others == sizes:
+            options.append(f"padding={p} gives the same size {fmt_dims(sizes)} but shifts the windows")
+        else:
+            options.append(f"padding={p} gives {fmt_dims(others)}, not {fmt_dims(sizes)}")
+    return "in PyTorch, " + "; ".join(options)
 
 
 def _symmetric_alternative(n, k, s, d, before, after, size) -> str:

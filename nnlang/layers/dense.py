@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..choices import CONVENTIONS
-from ..formula import ZERO, F, Unknown, product
+from ..formula import UNKNOWN, ZERO, F, product
 from .base import Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, Weighted, channels, fmt_shape
 
 
@@ -42,11 +42,11 @@ class Dense(LayerKind):
         weights = F(inputs) * a.units
         params = weights + a.units if a.bias else weights
         leading = shape[:-1]
-        if any(d is None or d > 1 for d in leading):  # 1x1xC is flat in all but name
+        if any(type(d) is not int or d > 1 for d in leading):  # 1x1xC is flat in all but name; a named size is not
             ctx.warn("W302", f"dense acts on the last axis of its {len(shape)}-D input {fmt_shape(shape)} "
                              f"(as Keras does): the same {inputs}x{a.units} weights serve every position of {fmt_shape(leading)}")
         if None in leading:  # as many positions as the input has at run time; `step`: one of them
-            macs = Unknown(product([*(d for d in leading if d is not None), inputs, a.units]))
+            macs = UNKNOWN
         else:
             macs = product([*leading, inputs, a.units]) if leading else weights
         return Result(shape[:-1] + (a.units,), trainable=params, macs=macs)

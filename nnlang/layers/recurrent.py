@@ -85,11 +85,7 @@ class Recurrent(LayerKind):
         per_step = F(g) * u * (F(features) + u) if g > 1 else F(u) * (F(features) + u)
         if directions == 2:
             per_step = F(2) * per_step
-        if steps is None:
-            macs = per_step
-            ctx.warn("W304", f"{self.name}: the sequence length is unknown, so MACs are counted for one time step")
-        else:
-            macs = F(steps) * per_step
+        macs = F(steps) * per_step  # T*per_step for a length T left open (UNKNOWN after an error)
         width = directions * u
         out = (steps, width) if a.return_sequences else (width,)
         return Result(out, trainable=counts["keras"][0], macs=macs, by_convention=counts)

@@ -15,7 +15,8 @@ class Input(LayerKind):
     aliases = ("Input", "InputLayer")
     family = "input"
     summary = "the model's input (batch dimension left out)"
-    positional = (Arg("shape", "shape", None, "input shape, e.g. 28x28x3, ?x256 or (28, 28, 3)", required=True),)
+    positional = (Arg("shape", "shape", None, "input shape, e.g. 28x28x3, ?x256, (28, 28, 3), or with named sizes "
+                                              "HxWx3, Tx512, T", required=True, named=True),)
     model_input = True
     keras_class = "Input"
 

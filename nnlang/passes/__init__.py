@@ -2,10 +2,9 @@
 
 1. expand_and_infer: blocks, repeats, names, arguments, shapes and costs (one pass: see
    nnlang/passes/expand.py for why expansion and inference are not split);
-2. count_per_step: where recurrent layers count one time step of a sequence of unknown length,
-   the layers on that sequence count one step too;
-3. check_expectations: every `->` met by the expansion, compared with what was computed;
-4. the lint rules (LINT_RULES), warnings about the whole model.
+2. check_expectations: every `->` met by the expansion, compared with what was computed;
+3. the lint rules (LINT_RULES), warnings about the whole model;
+4. unused_allows: a note for an `allow` of the model that silenced nothing.
 
 Each pass is a plain function of the context and reports through ctx.report; the context hands
 the diagnostics to the bag in the order one walk of the program finds them. The lint rules run
@@ -17,11 +16,10 @@ from __future__ import annotations
 from .context import ModelContext, Scope, Site, Stop, TooLarge
 from .expand import expand_and_infer
 from .expectations import check_expectations
-from .lint import LINT_RULES
-from .steps import count_per_step
+from .lint import LINT_RULES, unused_allows
 
 #: The passes, in order.
-PASSES = (expand_and_infer, count_per_step, check_expectations, *LINT_RULES)
+PASSES = (expand_and_infer, check_expectations, *LINT_RULES)
 
 
 def run_passes(ctx: ModelContext, passes=PASSES):
@@ -31,10 +29,13 @@ def run_passes(ctx: ModelContext, passes=PASSES):
             continue
         ctx.place(float("inf") if each in LINT_RULES else None)
         each(ctx)
+    if ctx.expanded and ctx.node.allows:
+        ctx.place(float("inf"))
+        unused_allows(ctx)
     ctx.place(None)
     ctx.flush()
     return ctx.model
 
 
 __all__ = ["LINT_RULES", "PASSES", "ModelContext", "Scope", "Site", "Stop", "TooLarge", "check_expectations",
-           "count_per_step", "expand_and_infer", "run_passes"]
+           "expand_and_infer", "run_passes", "unused_allows"]

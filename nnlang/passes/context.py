@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
-from .. import ast, ir
+from .. import ast, ir, symbolic
 from ..diagnostics import CODES, ERROR, suggest
 from ..limits import MAX_DIAGNOSTICS, MAX_LITERAL
 from ..source import NOWHERE, Span
@@ -79,11 +79,18 @@ class ModelContext:
         self.found = 0  # diagnostics the expansion reported (an expectation site is placed after them)
         self._number = 0
         self._anchor: Optional[int] = None  # set by the later passes: where their diagnostics go
+        # the `allow`s in force: the model's own and those written in the blocks (each covers a
+        # span of its block); the codes they name, to test a warning in one step
+        self.allows: tuple = node.allows + compiler.block_allows
+        self.allowed_codes = frozenset(code for allow in self.allows for code, _ in allow.codes)
+        self.allowed: set = set()  # (allow, code) that silenced a diagnostic
 
     # -- diagnostics ---------------------------------------------------------------------------
     def report(self, code: str, message: str, span: Span = NOWHERE, *notes: str) -> None:
         """Report a diagnostic; every error is counted, also one the bag will drop as a duplicate."""
         if self.quiet:
+            return
+        if code in self.allowed_codes and self._allows(code, span):
             return
         if CODES[code].severity == ERROR:
             self.errors += 1
@@ -98,6 +105,16 @@ class ModelContext:
         self._keys.add(key)
         self._number += 1
         self._held.append(((position, phase, self._number), code, message, span, notes))
+
+    def _allows(self, code: str, span: Span) -> bool:
+        """Whether an `allow` in force covers `code` at `span` (and remember which one did)."""
+        covered = False
+        for allow in self.allows:
+            if allow.scope is None or within(span, allow.scope):
+                if any(allowed == code for allowed, _ in allow.codes):
+                    self.allowed.add((allow, code))
+                    covered = True
+        return covered
 
     def place(self, position: Optional[int]) -> None:
         """Report what follows as if found after `position` diagnostics of the expansion (None: in
@@ -120,11 +137,15 @@ class ModelContext:
         if isinstance(node, ast.Float):
             return node.value
         if isinstance(node, ast.Name):
-            return env.get(node.name, node.name)
+            name = node.name
+            return env[name] if name in env else self.size(name)
         if isinstance(node, ast.Unknown):
             return None
         if isinstance(node, ast.ShapeLit):
-            return node.dims
+            dims = node.dims
+            if str in map(type, dims):  # a named size: Tx512
+                return tuple(self.size(d) if type(d) is str else d for d in dims)
+            return dims
         self.steps += 1  # an operator: counted, since a repeat or a block evaluates it again
         if isinstance(node, ast.Tuple):
             return tuple(self.evaluate(item, env) for item in node.items)
@@ -141,6 +162,8 @@ class ModelContext:
             if op in ("//", "/", "%") and right == 0:
                 self.report("E111", f"division by zero in {op}", node.span)
                 raise Stop
+            if type(left) is not int or type(right) is not int:
+                return self._symbolic(op, left, right, node)
             if op == "+":
                 value = left + right
             elif op == "-":
@@ -162,8 +185,38 @@ class ModelContext:
             return value
         raise AssertionError(f"cannot evaluate {node!r}")
 
+    def size(self, name: str):
+        """A name that is no block parameter: the model's named size (input Tx512) or the
+        value --set gives it, else the word itself (relu, same)."""
+        model = self.model
+        value = model.sizes.get(name)
+        if value is None:
+            value = model.size_values.get(name)
+        return name if value is None else value
+
+    def _symbolic(self, op: str, left, right, node):
+        """An operator on a named size's expression (T*512, H//2), exact."""
+        try:
+            if op == "+":
+                return left + right
+            if op == "-":
+                return left - right
+            if op == "*":
+                return left * right
+            if op == "%":
+                return left % right
+            if op == "//":
+                return left // right
+            return symbolic.exact_div(left, right)
+        except symbolic.SymbolicError as error:
+            self.report("E104", f"{symbolic.text(left)} {op} {symbolic.text(right)}: {error}", node.span,
+                        "a named size divides only by a number (// rounds down)")
+            raise Stop from None
+
     def integer(self, node, env) -> int:
         value = self.evaluate(node, env)
+        if symbolic.is_symbolic(value):
+            return value
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(node, ast.Name):
                 if env:
@@ -176,6 +229,12 @@ class ModelContext:
                 self.report("E104", f"expected an integer, got {value!r}", node.span)
             raise Stop
         return value
+
+
+def within(inner: Span, outer: Span) -> bool:
+    """Whether `inner` lies inside `outer` (a diagnostic inside the statement an `allow` ends)."""
+    return inner.line > 0 and (outer.line, outer.column) <= (inner.line, inner.column) \
+        and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column)
 
 
 def operators(node) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple, Optional
 
-from .. import ast, ir, layers
+from .. import ast, ir, layers, symbolic
 from ..diagnostics import suggest
 from ..layers.base import ACTIVATIONS, fmt_dims, fmt_shape
 from ..limits import MAX_CALL_DEPTH, MAX_DEPTH, MAX_LAYERS, MAX_NAME, MAX_NODES, MAX_STEPS, MAX_VALUES
@@ -44,11 +44,11 @@ class Cost(NamedTuple):
 
 
 def values_in(shape: tuple) -> int:
-    """How many values a tensor of this shape holds (unknown dimensions left out), or
+    """How many values a tensor of this shape holds (unknown and named sizes left out), or
     MAX_VALUES + 1 as soon as it is more."""
     total = 1
     for dim in shape:
-        if dim is not None:
+        if type(dim) is int:
             total *= dim
             if total > MAX_VALUES:
                 return MAX_VALUES + 1
@@ -191,12 +191,42 @@ class Expansion:
         shape = args.get("shape")
         if shape is None:
             self.report("E103", "input needs a shape, e.g. `input 28x28x3`", stmt.span)
-        elif values_in(shape) > MAX_VALUES:
+        else:
+            shape = self.named_sizes(shape)
+        if shape is not None and values_in(shape) > MAX_VALUES:
             self.too_many_values("input", shape, stmt.span)
             return None
         if stmt.expect is not None:
             self.expect(stmt.expect, {}, shape)
         return shape
+
+    def named_sizes(self, shape: tuple) -> tuple:
+        """The input shape with every size that is not a number made a named size (a Sym): a name
+        written in it (`input HxWx3`, `input T`) is that name; an unnamed `?` is named after its
+        axis where the rank makes it clear (T for a sequence's length or tokens, H and W for an image's
+        height and width, D H W for a volume's), else ?1, ?2 ... A size --set gives a value is
+        that number (kept in model.size_values); the model's other sizes, by name, in model.sizes."""
+        sizes = self.model.sizes
+        written = {d for d in shape if isinstance(d, str)}
+        axes = {1: ("T",), 2: ("T", None), 3: ("H", "W", None), 4: ("D", "H", "W", None)}.get(len(shape), ())
+        out = []
+        for axis, dim in enumerate(shape):
+            if dim is None:
+                name = axes[axis] if axis < len(axes) else None
+                if name is None or name in written or name in sizes:
+                    number = 1
+                    while f"?{number}" in sizes:
+                        number += 1
+                    name = f"?{number}"
+                dim = name
+            if isinstance(dim, str):
+                value = self.ctx.compiler.size_values.get(dim)
+                if value is not None:  # --set gives it a value
+                    self.model.size_values[dim] = dim = value
+                else:
+                    dim = sizes.setdefault(dim, symbolic.symbol(dim))
+            out.append(dim)
+        return tuple(out)
 
     # -- statements ----------------------------------------------------------
     def body(self, stmts, tensor: Tensor, scope: Scope) -> Tensor:
@@ -283,12 +313,23 @@ class Expansion:
             reported.append(code)
             self.report(code, message, args.spans.get(where, stmt.span), *notes)
 
-        result = kind.infer(shape, args, layers.Context(report))
+        try:
+            result = kind.infer(shape, args, layers.Context(report))
+        except symbolic.SymbolicError as error:  # a named size's formula that depends on its value
+            report("E205", f"{kind.name}: the output depends on the named sizes in a way no single formula "
+                           f"gives ({error})", None, "give the sizes values: --set NAME=VALUE")
+            return None
         if result is None:
             return None
         values = 1
         for dim in result.shape:
             if dim is not None:
+                if type(dim) is not int:  # a named size's expression: an error only where it cannot be positive
+                    if symbolic.is_positive(dim) is False:
+                        self.report("E202", f"{kind.name}: output size {fmt_shape(result.shape)} is zero or negative "
+                                            "for every value of its sizes", stmt.span)
+                        return None
+                    continue
                 if dim <= 0:
                     self.report("E202", f"{kind.name}: output size {fmt_shape(result.shape)} has a zero or negative "
                                         "dimension", stmt.span)
@@ -337,7 +378,8 @@ class Expansion:
                         f"the call of block '{block.name}'",
                         "count what the blocks it calls expand to: calls and repeats multiply")
         name = self.name(stmt.label, block.name, scope.group, scope.suffix, stmt.span)
-        group = self.group(name, "block", scope.group, stmt.span, block=block.name)
+        group = self.group(name, "block", scope.group, stmt.span, block=block.name, labelled=stmt.label is not None,
+                           arguments=tuple(bound.values()) if stack else None)
         ctx.covered = True
         try:
             out = self.body(block.body, tensor, Scope(bound, group, inner, ""))
@@ -404,7 +446,7 @@ class Expansion:
             owner = group
         else:
             name = self.name(stmt.label, stmt.mode, group, scope.suffix, stmt.span)
-            owner = self.group(name, stmt.mode, group, stmt.span)
+            owner = self.group(name, stmt.mode, group, stmt.span, labelled=stmt.label is not None)
         start = len(owner.children)
         outputs = []
         for number, branch in enumerate(stmt.branches, 1):
@@ -413,7 +455,7 @@ class Expansion:
                 raise Stop
             label = branch.name or f"branch_{number}"
             bname = self.unique(owner.path, label)
-            bgroup = self.group(bname, "branch", owner, branch.span)
+            bgroup = self.group(bname, "branch", owner, branch.span, labelled=branch.name is not None)
             out = self.body(branch.body, tensor, Scope(scope.env, bgroup, scope.stack, ""))
             bgroup.output_shape = out.shape
             outputs.append((bgroup, out))
@@ -490,7 +532,7 @@ class Expansion:
         owner = group
         if labelled:
             name = self.name(stmt.label, "repeat", group, scope.suffix, stmt.span)
-            owner = self.group(name, "repeat", group, stmt.span, count=count)
+            owner = self.group(name, "repeat", group, stmt.span, count=count, labelled=True)
         # An iteration depends on its input shape only (names aside). Once an error inside has left the
         # shape unknown, an iteration on the unknown shape reports what it can; the next ones would only
         # repeat it and add layers of unknown shape, so the expansion stops there. (Errors that leave the
@@ -528,6 +570,8 @@ class Expansion:
         ctx = self.ctx
         key = (id(stmt), layers.spatial_axes(kind, shape), tuple(env.items())) if env else \
             (id(stmt), layers.spatial_axes(kind, shape))
+        if self.model.sizes:  # a name may be one of them here, and a word in another model
+            key += (tuple(self.model.sizes),)
         if not again or (env and not all(_plain(value) for value in env.values())):
             key = None
         else:

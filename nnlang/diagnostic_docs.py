@@ -270,13 +270,14 @@ DOCS: dict[str, Doc] = {
         "        branch b { conv2d 16 k=3 }\n    }\n}\n",
     ),
     "E205": Doc(
-        "The layer needs a number where the input leaves a size open (a named size such as `H`, or "
-        "`?`): a convolution needs its number of input channels, a recurrent layer its features, "
-        "a batch norm its channels. Other sizes may stay open: shapes and costs are then exact "
-        "expressions of them (`input HxWx3`). Also reported where a layer's output depends on a "
-        "named size in a way no single expression gives (a ceil-mode pooling whose last window "
-        "falls outside the input for some sizes only); `--set NAME=VALUE` gives the size a value.",
-        "model m {\n    input 8x8x?\n    conv2d 4 k=3\n}\n",
+        "The layer needs a size that is unknown: a `reshape` whose target has a `?` leaves that "
+        "size unknown (nnc cannot tell what it is), and `flatten`, a dense layer or a convolution "
+        "after it need it. Write the size in the reshape (or `-1`, which nnc works out). A size the "
+        "input leaves open is not unknown: `input HxWx3` or `input ?x?x3` name it, and shapes and "
+        "costs are exact expressions of it. Also reported where a layer's output depends on a "
+        "named size in a way no single expression gives (give the size a value with "
+        "`--set NAME=VALUE`).",
+        "model m {\n    input 64\n    reshape ?x8\n    flatten\n}\n",
     ),
     "E206": Doc(
         "A `reshape` must keep the number of values: the product of the target shape equals the "

@@ -289,6 +289,9 @@ class MemoryReport(NamedTuple):
     peak_plus_params: MemoryLine  # the inference peak and the parameters
     every_activation_kept: MemoryLine  # inference keeping the input and every layer output, and the parameters
     training: tuple  # MemoryLine: parameters, gradients, optimizer state, input and activations, total
+    #: where which layer holds the inference peak depends on the named sizes: (layer, values of one
+    #: sample) of each layer that may, the peak being the largest of them; () otherwise
+    peak_candidates: tuple = ()
 
     def scaled(self, count: Optional[int]) -> str:
         """`count` bytes in the unit that fits; 'unknown' for None."""
@@ -306,9 +309,10 @@ _SHOWN_PEAKS = 4
 
 
 def _peak(model: ir.Model, input_values) -> tuple:
-    """(values, layer, why unknown) of the inference peak: the largest input+output pair of a
-    layer. Over named sizes, the largest for every value of them; where which layer that is
-    depends on the values, the peak is unknown (None) and `why` names the candidates."""
+    """(values, layer, why unknown, candidates) of the inference peak: the largest input+output
+    pair of a layer. Over named sizes, the largest for every value of them; where which layer
+    that is depends on the values, the peak is unknown (None), `why` names the candidates and
+    `candidates` holds them, (layer, values) each."""
     peak, peak_layer = None, ""
     candidates: list = []  # (values, layer) not below another for every value of the sizes
     values_of = {-1: input_values}
@@ -318,7 +322,7 @@ def _peak(model: ir.Model, input_values) -> tuple:
             continue
         pair = [values_of.get(i) for i in node.inputs] + [values_of[node.index]]
         if None in pair:
-            return None, "unknown", "a dimension is unknown"
+            return None, "unknown", "a dimension is unknown", ()
         values = sum(pair)
         if type(values) is int and not candidates:
             if peak is None or values > peak:
@@ -333,10 +337,11 @@ def _peak(model: ir.Model, input_values) -> tuple:
     if len(candidates) > 1:
         shown = ", ".join(f"{layer} {_n(values)}" for values, layer in candidates[:_SHOWN_PEAKS])
         more = f" and {len(candidates) - _SHOWN_PEAKS} more" if len(candidates) > _SHOWN_PEAKS else ""
-        return None, "", f"the largest of {shown}{more} values x batch, by the sizes"
+        return (None, "", f"the largest of {shown}{more} values x batch, by the sizes",
+                tuple((layer, values) for values, layer in candidates))
     if candidates:
         peak, peak_layer = candidates[0]
-    return peak, peak_layer, "a dimension is unknown"
+    return peak, peak_layer, "a dimension is unknown", ()
 
 
 def _memory_report(model: ir.Model, options: Options, totals: Counts) -> MemoryReport:
@@ -355,7 +360,7 @@ def _memory_report(model: ir.Model, options: Options, totals: Counts) -> MemoryR
                               None if input_values is None else input_values * size,
                               f"{_n(input_values)} values x {size} B" if input_values is not None else "unknown")
     # inference: a layer's inputs and output are alive together; the rest can be freed
-    peak, peak_layer, unknown = _peak(model, input_values)
+    peak, peak_layer, unknown, candidates = _peak(model, input_values)
     inference = MemoryLine(
         f"inference peak (largest input+output pair: {peak_layer})" if peak_layer else "inference peak",
         None if peak is None else peak * batch, None if peak is None else peak * batch * size,
@@ -385,7 +390,7 @@ def _memory_report(model: ir.Model, options: Options, totals: Counts) -> MemoryR
     total_bytes = None if any(line.bytes is None for line in lines) else sum(line.bytes for line in lines)
     lines.append(MemoryLine("total", None, total_bytes, "sum of the lines above"))
     return MemoryReport(options.dtype, options.units, batch, options.optimizer, params, single_input, activations,
-                        inference, peak_layer, peak_plus_params, every_activation_kept, tuple(lines))
+                        inference, peak_layer, peak_plus_params, every_activation_kept, tuple(lines), candidates)
 
 
 def shape_with_batch(shape: Optional[tuple], batch: Optional[int]) -> str:

@@ -68,6 +68,7 @@ REFUSALS = {
         r"output_padding=\d+, but PyTorch requires it to be smaller than the stride",
         r"pad=same with ceil=true where the padding is uneven",
         r"the input feeds an embedding \(token ids\) and this layer",
+        r"its parameters depend on a size unknown until run time",
     ],
     "keras": [
         r"explicit pooling padding pad=\S+: Keras' max pooling pads 'valid' or 'same' only",
@@ -75,6 +76,7 @@ REFUSALS = {
         r"a stride above 1 together with a dilation above 1",
         r"output_padding=\d+, but Keras requires it to be smaller than the stride",
         r"the input feeds an embedding \(token ids\) and this layer",
+        r"its parameters depend on a size unknown until run time",
     ],
 }
 
@@ -99,8 +101,17 @@ def refused(framework: str, error: ExportError) -> None:
         f"unexpected refusal by the {framework} exporter: {error.message}")
 
 
+def _size(size):
+    """A size as a number, None where it is unknown until run time (nnc may hold a name for it)."""
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+def _sizes(shape) -> tuple:
+    return tuple(_size(size) for size in shape)
+
+
 def _known(shape) -> bool:
-    return shape is not None and None not in shape
+    return shape is not None and None not in _sizes(shape)
 
 
 # ------------------------------------------------------------------------- PyTorch side
@@ -207,7 +218,7 @@ def torch_problems(text: str, code_out: list | None = None) -> list[str] | None:
             if got.params != node.params or node.non_trainable.value != 0:
                 problems.append(f"{where}: params nnc {node.params} ({node.non_trainable.value} non-trainable) "
                                 f"!= PyTorch {got.params}")
-            if _known(node.input_shape) and _known(node.output_shape) and None not in model.input_shape:
+            if _known(node.input_shape) and _known(node.output_shape) and _known(model.input_shape):
                 if got.macs != node.macs.value:
                     problems.append(f"{where}: MACs nnc {node.macs.value} != FlopCounterMode {got.macs}")
         shape, total = models[made.name]
@@ -220,7 +231,7 @@ def torch_problems(text: str, code_out: list | None = None) -> list[str] | None:
 
 def _same_shape(want, got) -> bool:
     """nnc's shape, where an unknown size (None) stands for whatever the model ran with."""
-    return len(got) == len(want) and all(w is None or w == g for w, g in zip(want, got))
+    return len(got) == len(want) and all(_size(w) is None or w == g for w, g in zip(want, got))
 
 
 def _length_for(text: str, name: str) -> int:
@@ -238,8 +249,9 @@ def _length_for(text: str, name: str) -> int:
 
 def _small(model) -> bool:
     totals = model.totals()
-    # MACs unknown until run time depend on the length the test picks (_length_for: a small one)
-    macs = 0 if totals.macs is None else totals.macs
+    # MACs unknown until run time (None, or an expression of the sizes) depend on the length the
+    # test picks (_length_for: a small one)
+    macs = totals.macs if isinstance(totals.macs, int) else 0
     return totals.params <= REAL_LIMIT and macs <= 20 * REAL_LIMIT
 
 
@@ -301,7 +313,7 @@ def keras_problems(text: str, code_out: list | None = None) -> list[str] | None:
             if got is None:
                 problems.append(f"{where}: no Keras layer for this layer")
                 continue
-            if got.shape != tuple(node.output_shape):
+            if got.shape != _sizes(node.output_shape):
                 problems.append(f"{where}: output shape nnc {node.output_shape} != Keras {got.shape}")
             if (got.params, got.frozen) != (node.trainable.value, node.non_trainable.value):
                 problems.append(f"{where}: params nnc {node.trainable.value} trainable + {node.non_trainable.value} "
@@ -311,7 +323,7 @@ def keras_problems(text: str, code_out: list | None = None) -> list[str] | None:
             problems.append(f"{made.name}: Keras layers without an nnc layer: {extra}")
         if total != model.totals().params:
             problems.append(f"{made.name}: total params nnc {model.totals().params} != Keras {total}")
-        if shape != tuple(model.output_shape):
+        if shape != _sizes(model.output_shape):
             problems.append(f"{made.name}: model output nnc {model.output_shape} != Keras {shape}")
     return problems
 
@@ -371,13 +383,14 @@ def test_example_agrees_with_framework(path, framework):
 def test_every_example_exports_as_listed(path):
     """PyTorch, whose padding and pooling options are the richer, takes every example of the
     repository; Keras refuses exactly KERAS_REFUSED_EXAMPLES, for the construct listed."""
-    program = nnc(path.read_text(encoding="utf-8"), "keras").program
-    assert torch_emit.export(program).code
+    compilation = nnc(path.read_text(encoding="utf-8"), "keras")
+    program, lines = compilation.program, compilation.source.lines
+    assert torch_emit.export(program, source_lines=lines).code
     if path.stem not in KERAS_REFUSED_EXAMPLES:
-        assert keras_emit.export(program).code
+        assert keras_emit.export(program, source_lines=lines).code
         return
     with pytest.raises(ExportError) as error:
-        keras_emit.export(program)
+        keras_emit.export(program, source_lines=lines)
     assert KERAS_REFUSED_EXAMPLES[path.stem] in error.value.message, error.value.message
     refused("keras", error.value)
 
@@ -586,7 +599,7 @@ def _branches(draw, net: _Net, layer) -> bool:
         name = draw(st.sampled_from(["", "", "a", "b", "x", "self", "pool", "F", "inputs"]))
         body = []
         for _ in range(draw(st.integers(0, 2))):
-            if None in net.shape:  # nnc cannot check that branches of unknown length agree: keep the length
+            if not _known(net.shape):  # nnc cannot check that branches of unknown length agree: keep the length
                 body.append(draw(st.sampled_from(["dense 3", "layernorm", "activation relu", "dropout 0.5",
                                                   f"conv1d {width} k=3 pad=same", "lstm 2 return_sequences=true"])))
             else:
@@ -602,19 +615,62 @@ def _branches(draw, net: _Net, layer) -> bool:
     return net.add(lines)
 
 
+#: In a generated block, the numbers a parameter may take: a layer's first number (filters, units,
+#: pool size, ...), its kernel size, stride, dilation or padding (not a dropout rate, nor a
+#: number in a shape such as 1x2).
+_PARAMETRISABLE = re.compile(r"(^[a-z0-9_]+ |\b(?:k|s|dilation|pad)=)([0-9]+)(?![.x0-9])")
+
+
 def _maybe_block(draw, net: _Net, layer) -> bool:
-    """A few layers as a block definition and its call."""
+    """A few layers as a block definition and its call; some of their numbers, biases and a
+    repeat count are the block's parameters (some with defaults), and the block may be called
+    again with other arguments, or in a repeat."""
     number = len(net.blocks) + 1
     body = [layer(draw, net.shape) for _ in range(draw(st.integers(1, 3)))]
-    definition = f"block blk{number}() {{\n" + "\n".join(f"    {line}" for line in body) + "\n}"
-    call = f"{net.label()}blk{number}()"
+    params: list = []  # (name, value in the first call)
+
+    def parametrise(match) -> str:
+        if draw(st.integers(0, 2)):
+            return match.group(0)
+        params.append((f"p{len(params) + 1}", match.group(2)))
+        return match.group(1) + params[-1][0]
+
+    def parametrise_bias(match) -> str:
+        if draw(st.booleans()):
+            return match.group(0)
+        params.append((f"p{len(params) + 1}", match.group(1)))
+        return "bias=" + params[-1][0]
+
+    body = [re.sub(r"bias=(true|false)", parametrise_bias, _PARAMETRISABLE.sub(parametrise, line)) for line in body]
+    if draw(st.integers(0, 3)) == 0:  # a repeat count as a parameter (a loop in the classes)
+        params.append((f"p{len(params) + 1}", str(draw(st.integers(1, 3)))))
+        body[-1] = f"repeat {params[-1][0]} {{ {body[-1]} }}"
+    defaults = {name: value for name, value in params if draw(st.integers(0, 2)) == 0}
+    signature = ", ".join(name + (f"={defaults[name]}" if name in defaults else "") for name, _ in params)
+    definition = f"block blk{number}({signature}) {{\n" + "\n".join(f"    {line}" for line in body) + "\n}"
+
+    def call(values: list) -> str:
+        arguments, keywords = [], False
+        for (name, _), value in zip(params, values):
+            if name in defaults and value == defaults[name] and draw(st.booleans()):
+                keywords = True  # left out: its default
+                continue
+            keywords = keywords or (name in defaults and draw(st.booleans()))
+            arguments.append(f"{name}={value}" if keywords else value)
+        return f"{net.label()}blk{number}({', '.join(arguments)})"
+
+    first = call([value for _, value in params])
     if draw(st.integers(0, 3)) == 0:
-        call = f"repeat 2 {{ {call} }}"
+        first = f"repeat 2 {{ {first} }}"
     net.blocks.append(definition)
-    if net.add([call]):
-        return True
-    net.blocks.pop()
-    return False
+    if not net.add([first]):
+        net.blocks.pop()
+        return False
+    for _ in range(draw(st.integers(0, 2))):  # called again, with other arguments where they fit
+        values = [value if value in ("true", "false") or draw(st.booleans()) else str(max(int(value) + draw(
+            st.sampled_from([-1, 1, 2])), 1 if "pad" not in name else 0)) for name, value in params]
+        net.add([call(values)])
+    return True
 
 
 def _grow(draw, net: _Net, layer, steps: int) -> None:
@@ -761,12 +817,15 @@ def assert_same_outputs(text: str) -> dict:
     import numpy as np
     import torch
 
-    program = nnc(text, "keras").program
-    torch_export = torch_emit.export(program)
-    keras_export = keras_emit.export(program)
-    namespace: dict = {}
-    exec(compile(torch_export.code + "\n" + keras_export.code.replace("import keras", "import keras as keras"),
-                 "<exports>", "exec"), namespace)
+    compilation = nnc(text, "keras")
+    program = compilation.program
+    torch_export = torch_emit.export(program, source_lines=compilation.source.lines)
+    keras_export = keras_emit.export(program, source_lines=compilation.source.lines)
+    # each in a namespace of its own: both define a class per block definition, by the same names
+    torch_namespace: dict = {}
+    exec(compile(torch_export.code, "<pytorch export>", "exec"), torch_namespace)
+    keras_namespace: dict = {}
+    exec(compile(keras_export.code, "<keras export>", "exec"), keras_namespace)
     rng = np.random.default_rng(0)
     not_run = {}
     for made_torch, made_keras in zip(torch_export.models, keras_export.models):
@@ -778,7 +837,7 @@ def assert_same_outputs(text: str) -> dict:
             not_run[model.name] = UNEVEN_SAME_AVERAGE
             continue
         length = _length_for(text, model.name)
-        shape = tuple(length if d is None else d for d in model.input_shape)
+        shape = tuple(length if _size(d) is None else d for d in model.input_shape)
         if made_torch.input_dtype == "long":
             vocab = min(n.args["vocab"] for n in model.layers if n.kind == "embedding")
             x = rng.integers(0, vocab, size=(2, *shape))
@@ -786,7 +845,7 @@ def assert_same_outputs(text: str) -> dict:
             x = rng.uniform(-1, 1, size=(2, *shape)).astype("float32")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            module = namespace[made_torch.class_name]().eval()
+            module = torch_namespace[made_torch.class_name]().eval()
             with torch.no_grad():
                 for node in model.layers:
                     for name, parameter in module.get_submodule(made_torch.modules[node.index]).named_parameters():
@@ -795,7 +854,7 @@ def assert_same_outputs(text: str) -> dict:
                 if made_torch.input_layout == "cf" and len(shape) >= 2:
                     tensor = tensor.movedim(-1, 1)
                 ours = module(tensor)
-            built = namespace[made_keras.function]()
+            built = keras_namespace[made_keras.function]()
             for node in model.layers:
                 for name in made_keras.layers[node.index]:
                     for weight in built.get_layer(name).trainable_weights:
@@ -938,13 +997,80 @@ block unit1d() {
 """
 
 
+#: Blocks with parameters, each called with several arguments: one class per definition (the
+#: layers' sizes, strides, biases and a repeat count taken from the parameters, a default that
+#: depends on another parameter, blocks calling blocks), loops whose channels grow, a repeat inside
+#: a branch and a repeat inside a repeat, and two models sharing the classes.
+BLOCKS = """
+block unit(c, s=1) {
+    conv2d c k=3 s=s pad=same relu
+}
+block stage(c, n, b=true) {
+    repeat n { conv2d c k=3 pad=1 bias=b; batchnorm; activation relu }
+    maxpool2d 2
+}
+block widen(c, d=c*2) {
+    concat {
+        branch a { conv2d c k=1 }
+        branch b { conv2d d k=1; unit(d // 2) }
+        branch {}
+    }
+}
+block grow(g, n) {
+    repeat n {
+        concat { branch { } branch new { conv2d g k=3 pad=same } }
+    }
+}
+block branchy(c, n) {
+    add {
+        branch main { repeat n { conv2d c k=1 } }
+        branch {}
+    }
+}
+block nested_loops(c, n, m) {
+    repeat n { repeat m { conv2d c k=1 }; batchnorm }
+}
+block dense_stack(u, n) {
+    r: repeat n { fc: dense u relu; dropout 0.1 }
+}
+model blocks {
+    input 16x16x3                  -> 16x16x3
+    s1: stage(8, 2)                -> 8x8x8
+    s2: stage(8, 3, b=false)       -> 4x4x8
+    s3: stage(16, 1)               -> 2x2x16
+    w1: widen(4)                   -> 2x2x24     # 4 + 8//2 + 16
+    w2: widen(6, d=4)              -> 2x2x32     # 6 + 4//2 + 24
+    g1: grow(2, 3)                 -> 2x2x38
+    g2: grow(3, 2)                 -> 2x2x44
+    br: branchy(44, 2)             -> 2x2x44
+    nl: nested_loops(5, 2, 3)      -> 2x2x5
+    repeat 2 { u: unit(5) -> 2x2x5 }
+    globalavgpool2d                -> 5
+    d1: dense_stack(8, 2)          -> 8
+    d2: dense_stack(4, 3)          -> 4
+    dense 3 softmax                -> 3
+}
+model blocks_b {
+    input 8x8x2
+    s: stage(4, 2, b=false)        -> 4x4x4
+    u: unit(3, s=2)                -> 2x2x3
+    g: grow(1, 1)                  -> 2x2x4
+    flatten                        -> 16
+    d: dense_stack(2, 1)           -> 2
+}
+"""
+
+#: The hand-written networks that are whole files.
+FILES = {"nested": NESTED, "blocks": BLOCKS}
+
+
 def _hand(name: str) -> str:
-    return NESTED if name == "nested" else f"model {name} {{{HAND[name]}}}"
+    return FILES[name] if name in FILES else f"model {name} {{{HAND[name]}}}"
 
 
 @pytest.mark.frameworks
 @pytest.mark.parametrize("framework", ["pytorch", "keras"])
-@pytest.mark.parametrize("name", sorted(HAND) + ["nested"])
+@pytest.mark.parametrize("name", sorted(HAND) + sorted(FILES))
 def test_hand_written_network_agrees(name, framework):
     assert check(_hand(name), framework), "refused"
 
@@ -954,7 +1080,7 @@ HAND_NOT_RUN = {"asymmetric_same_conv_and_pool": {"asymmetric_same_conv_and_pool
 
 
 @pytest.mark.frameworks
-@pytest.mark.parametrize("name", sorted(HAND) + ["nested"])
+@pytest.mark.parametrize("name", sorted(HAND) + sorted(FILES))
 def test_hand_written_exports_compute_the_same(name):
     assert assert_same_outputs(_hand(name)) == HAND_NOT_RUN.get(name, {})
 
@@ -1148,13 +1274,19 @@ def test_nnlang_never_imports_the_frameworks():
 
 
 def test_generated_code_is_stable_and_names_follow_the_file():
-    program = nnc((EXAMPLES / "googlenet.nn").read_text(), "keras").program
-    first = torch_emit.export(program, ["googlenet"])
-    assert first.code == torch_emit.export(program, ["googlenet"]).code
+    compilation = nnc((EXAMPLES / "googlenet.nn").read_text(), "keras")
+    program, lines = compilation.program, compilation.source.lines
+    first = torch_emit.export(program, ["googlenet"], source_lines=lines)
+    assert first.code == torch_emit.export(program, ["googlenet"], source_lines=lines).code
     (made,) = first.models
     assert made.class_name == "Googlenet"
-    node = next(n for n in program.model("googlenet").layers if n.path == ("inception_3a", "b3"))
-    assert made.modules[node.index] == f"inception_3a.b3.{node.name}"
+    nodes = [n for n in program.model("googlenet").layers if n.path == ("inception_3a", "b3")]
+    # in the class of block inception, the convolutions are numbered within the block: b1 has the
+    # first, b3 the second and third
+    assert [made.modules[node.index] for node in nodes] == ["inception_3a.b3.conv2d_2", "inception_3a.b3.conv2d_3"]
+    # without the source, every block call is a class of its own and keeps nnc's names
+    (alone,) = torch_emit.export(program, ["googlenet"]).models
+    assert [alone.modules[node.index] for node in nodes] == [f"inception_3a.b3.{node.name}" for node in nodes]
 
 
 def test_the_examples_in_docs_export_md_are_what_export_writes():
@@ -1171,3 +1303,21 @@ def test_the_examples_in_docs_export_md_are_what_export_writes():
     shown = doc.split(command)[1].split("```")[0]
     proc = run_nnc("export", "examples/resnet18.nn", "--to", "keras")
     assert proc.returncode == 1 and proc.stderr == shown, proc.stderr
+
+
+def test_the_block_classes_in_docs_export_md_are_what_export_writes():
+    """Every excerpt of an export in docs/export.md (a code block after the text naming the
+    command, `nnc export examples/NAME.nn --to TARGET`) is part of what the command writes."""
+    doc = (ROOT / "docs" / "export.md").read_text(encoding="utf-8")
+    parts = doc.split("```")
+    checked = 0
+    for before, block in zip(parts[0::2], parts[1::2]):
+        named = re.findall(r"`nnc export (examples/\w+\.nn) --to (pytorch|keras)`", before)
+        if not named:
+            continue
+        path, target = named[-1]
+        proc = run_nnc("export", path, "--to", target)
+        assert proc.returncode == 0, proc.stderr
+        assert block.strip("\n") in proc.stdout, f"docs/export.md is stale for {path} --to {target}:\n{block}"
+        checked += 1
+    assert checked == 4  # the block basic, its calls, vgg_stage in PyTorch and in Keras

@@ -38,12 +38,15 @@ from nnlang.emit.codegen import ExportError, comment, docstring, string_literal
 EMITTERS = {"pytorch": torch_emit, "keras": keras_emit}
 
 #: The imports each generated module starts with, and nothing else at its top level but
-#: its docstring and the classes (PyTorch) or functions (Keras).
+#: its docstring and the classes (PyTorch: models, blocks and helpers; Keras: blocks) and
+#: functions (Keras: models).
 IMPORTS = {
     "pytorch": ["import torch", "from torch import nn", "from torch.nn import functional as F"],
     "keras": ["import keras", "from keras import layers"],
 }
-DEFINITIONS = {"pytorch": ast.ClassDef, "keras": ast.FunctionDef}
+DEFINITIONS = {"pytorch": ast.ClassDef, "keras": (ast.ClassDef, ast.FunctionDef)}
+#: The base classes of a generated class.
+BASES = {"pytorch": ["nn.Module"], "keras": []}
 
 #: A file name that ends the docstrings of an unescaped export and runs code on import.
 PAYLOAD_NAME = 'x""";import os;os.mkdir("pwned");"""y.nn'
@@ -103,7 +106,7 @@ def module_tree(code: str, target: str) -> ast.Module:
         if isinstance(node, ast.ClassDef):
             assert ast.get_docstring(node, clean=False) is not None
             assert all(isinstance(item, ast.FunctionDef) and not item.decorator_list for item in node.body[1:])
-            assert [ast.unparse(base) for base in node.bases] == ["nn.Module"] and not node.keywords
+            assert [ast.unparse(base) for base in node.bases] == BASES[target] and not node.keywords
         else:
             assert not node.args.args and ast.get_docstring(node, clean=False) is not None
     return tree
@@ -254,9 +257,10 @@ def test_the_payload_in_a_file_name_does_not_run_on_import(tmp_path, target):
     only_in_text(code, "os.mkdir(")
     imported = import_in_stand_in(out, tmp_path)
     assert imported.returncode == 0, imported.stderr
-    # the module's names: the imports, and a class per model, block call and helper (Concat) or a function per model
-    expected = ["Concat", "F", "First", "Inc1", "Net", "nn", "torch"] if target == "pytorch" else \
-        ["build_net", "keras", "layers"]
+    # the module's names: the imports, a class per model, block definition and helper (Concat), or a class per
+    # block definition and a function per model
+    expected = ["Concat", "F", "Inc", "Net", "nn", "torch"] if target == "pytorch" else \
+        ["Inc", "build_net", "keras", "layers"]
     assert imported.stdout.strip() == repr(expected)
     assert not (tmp_path / "pwned").exists()
 
@@ -292,20 +296,17 @@ def test_a_file_name_that_is_not_utf8_is_escaped(tmp_path):
 
 
 def block_quotes(code: str, target: str) -> list:
-    """What the export says of each block call: the block classes' docstrings (PyTorch) or the
-    comments before the block's layers (Keras)."""
-    if target == "pytorch":
-        tree = module_tree(code, target)
-        return [ast.get_docstring(node, clean=False) for node in tree.body[1:]
-                if isinstance(node, ast.ClassDef) and node.name in ("First", "Inc1")]
+    """What the export says of each block call: the comments of the lines that build the block's
+    class (PyTorch: in the model's constructor; Keras: where the model calls it)."""
     return [token.string for token in tokenize.generate_tokens(io.StringIO(code).readline)
-            if token.type == tokenize.COMMENT and ": block " in token.string]
+            if token.type == tokenize.COMMENT and "inc(" in token.string]
 
 
 def expected_quotes(target: str) -> list:
     if target == "pytorch":
-        return [f"first: block inc, `{FIRST_CALL}`.", f"inc_1: block inc, `{SECOND_CALL}`."]
-    return [f"# first: block inc, `{FIRST_CALL}`", f"# inc_1: block inc, `{SECOND_CALL}`"]
+        return [f"# {FIRST_CALL}", f"# {SECOND_CALL}"]
+    # the outputs: conv2d 4 k=1, then conv2d 8 k=3 pad=same on 8x8; conv2d 2 k=1, then conv2d 3 k=3 pad=same
+    return [f"# {FIRST_CALL}, output (batch, 8, 8, 8)", f"# {SECOND_CALL}, output (batch, 8, 8, 3)"]
 
 
 @pytest.mark.parametrize("target", ["pytorch", "keras"])
@@ -387,14 +388,21 @@ model none {
 
 
 @pytest.fixture(scope="module")
-def keyword_program():
+def keyword_compilation():
     compilation = compile_text(KEYWORD_NAMES, "keywords.nn")
     assert compilation.program is not None and not compilation.diagnostics.has_errors
-    return compilation.program
+    return compilation
 
 
-def test_keywords_and_builtins_as_names_give_valid_pytorch(keyword_program):
-    made = torch_emit.export(keyword_program)
+@pytest.fixture(scope="module")
+def keyword_program(keyword_compilation):
+    return keyword_compilation.program
+
+
+@pytest.mark.parametrize("with_source", [True, False], ids=["classes per definition", "classes per call"])
+def test_keywords_and_builtins_as_names_give_valid_pytorch(keyword_program, keyword_compilation, with_source):
+    lines = keyword_compilation.source.lines if with_source else None
+    made = torch_emit.export(keyword_program, source_lines=lines)
     tree = module_tree(made.code, "pytorch")
     classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
     for name in classes:  # at the top level: neither a keyword nor a builtin it would hide
@@ -423,20 +431,29 @@ def test_keywords_and_builtins_as_names_give_valid_pytorch(keyword_program):
             assert assigned <= read, (node.name, assigned - read)
 
 
-def test_keywords_and_builtins_as_names_give_valid_keras(keyword_program):
-    made = keras_emit.export(keyword_program)
+def test_keywords_and_builtins_as_names_give_valid_keras(keyword_program, keyword_compilation):
+    made = keras_emit.export(keyword_program, source_lines=keyword_compilation.source.lines)
     tree = module_tree(made.code, "keras")
     for node in tree.body[1:]:
-        if isinstance(node, ast.FunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             assert not keyword.iskeyword(node.name) and not hasattr(builtins, node.name)
-    # Keras layer names are text: kept as written, Python keywords included
+    # Keras layer names are text: kept as written, Python keywords included; in a block, after the call's name
     names = {value.value for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == "name"
              for value in [node.value] if isinstance(value, ast.Constant)}
-    assert {"import", "None", "self", "__init__", "__x", "True", "return", "super", "class", "none",
-            "keras", "layers", "inputs", "input"} <= names
+    assert {"__init__", "__x", "True", "return", "super", "class", "none", "keras", "layers", "inputs",
+            "input", "__call__", "print"} <= names
     assert "input_2" in names  # the model's input, renamed: a layer is called `input`
+    layer_names = {name for export in made.models for names in export.layers.values() for name in names}
+    assert {"__call___import", "__call___None", "print_self"} <= layer_names
     (first, second) = made.models
     assert [first.function, second.function] == ["build_class", "build_none"]
+    # the attributes holding them are Python names; the constructors take the block's parameter and a name
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    assert sorted(classes) == ["Exception_", "Lambda"]
+    init = next(item for item in classes["Lambda"].body if isinstance(item, ast.FunctionDef))
+    assert [arg.arg for arg in init.args.args] == ["self", "c"] and [a.arg for a in init.args.kwonlyargs] == ["name"]
+    attributes = {target.attr for item in ast.walk(init) if isinstance(item, ast.Assign) for target in item.targets}
+    assert attributes == {"import_", "None_"}
 
 
 # --- every name hostile, by construction ------------------------------------------------------------
@@ -464,20 +481,41 @@ def _rename_everything(program, source_lines: list) -> list:
 def test_hostile_names_change_names_and_strings_only(target):
     """Names the grammar cannot even write (quotes, backslashes, line ends, NUL, U+2028, lone
     surrogates) given to every model, block, branch and layer, and hostile quoted statements:
-    the module is the same program as with the real names, only its names and strings differ."""
+    the module is the same program as with the real names, only its names and strings differ.
+    (The block definitions come from the file's syntax tree, which the hostile lines no longer
+    parse to: it is given.)"""
+    from nnlang.diagnostics import DiagnosticBag
+    from nnlang.parser import parse
+    from nnlang.source import Source
+
     plain = compile_text(NETWORK, "net.nn")
     hostile = compile_text(NETWORK, "net.nn")
+    syntax = parse(Source(NETWORK, "net.nn"), DiagnosticBag())
     lines = _rename_everything(hostile.program, list(hostile.source.lines))
     expected = module_tree(export(target, plain.program, source_lines=plain.source.lines), target)
-    code = export(target, hostile.program, source_lines=lines, file_name=HOSTILE_NAME)
+    made = EMITTERS[target].export(hostile.program, source_lines=lines, file_name=HOSTILE_NAME, tree=syntax)
+    code = made.code
     lines_are_plain(code)
     tree = module_tree(code, target)
     assert skeleton(tree, identifiers=True) == skeleton(expected, identifiers=True)
-    if target == "keras":  # Keras layer names are text: each kept exactly, in the order of the code
-        keywords = sorted((node.value.lineno, node.value.col_offset, node.value.value) for node in ast.walk(tree)
-                          if isinstance(node, ast.keyword) and node.arg == "name")
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name not in ("Concat",)]
+    assert len(classes) == (2 if target == "pytorch" else 1)  # the block inc and (PyTorch) the model
+    if target == "keras":  # Keras layer names are text: each kept exactly
         model = hostile.program.models[0]
-        assert [name for *_, name in keywords] == ["input", *(node.name for node in model.layers), model.name]
+        constants = [node.value.value for node in ast.walk(tree) if isinstance(node, ast.keyword)
+                     and node.arg == "name" and isinstance(node.value, ast.Constant)]
+        calls = [group.name for group in model.groups() if group.block is not None]
+        inside = {node.index for group in model.groups() if group.block is not None for node in group.layers()}
+        outside = [node.name for node in model.layers if node.index not in inside]
+        # the model's input and name, its layers outside blocks, and the names given to the two block calls
+        assert sorted(constants) == sorted(["input", model.name, *outside, *calls])
+        (export_made,) = made.models
+        names = [name for names in export_made.layers.values() for name in names]
+        assert len(names) == len(set(names)) == len(model.layers)
+        for group in model.groups():
+            if group.block is not None:
+                inside = [export_made.layers[node.index][0] for node in group.layers()]
+                assert all(name.startswith(group.name + "_") for name in inside), inside
 
 
 # --- the helpers themselves --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Hostile or unusual text in a file: what reaches the terminal, what counts as a number,
-per-axis paddings with a zero, unknown sizes in formulas, input that must be rejected in linear time."""
+per-axis paddings with a zero, open sizes in formulas, input that must be rejected in linear time."""
 
 from __future__ import annotations
 

@@ -204,8 +204,30 @@ def check(network: Network, options: Options, values_list) -> Outcome:
         if concrete_errors:
             continue
         env = {name["expr"]: value for name, value in zip(names, values)}
-        outcome.numbers += compare(model, concrete["models"][0], env, "model", outcome.differences)
+        outcome.numbers += compare(peak_at(model, env), concrete["models"][0], env, "model", outcome.differences)
     return outcome
+
+
+def peak_at(model: dict, env: dict) -> dict:
+    """The model's report with the inference peak worked out at `env` where it depends on the
+    sizes: the report gives it as null and lists the layers that may hold it (with their values
+    per sample); the peak is the largest of them, times the batch, and the same plus the
+    parameters. The candidates are checked by what the concrete report says."""
+    memory = model["memory"]
+    candidates = memory.get("inference_peak_candidates")
+    if not candidates:
+        return model
+    values = [evaluate_expr(c["values"]["expr"], env) if is_expression(c["values"]) else c["values"]
+              for c in candidates]
+    batch, size = memory["batch"], memory["bytes_per_value"]
+    peak = max(values) * batch
+    params = model["totals"]["params"]
+    params = evaluate_expr(params["expr"], env) if is_expression(params) else params
+    resolved = dict(memory, inference_peak=dict(memory["inference_peak"], values=peak, bytes=peak * size),
+                    inference_peak_plus_params=dict(memory["inference_peak_plus_params"], values=peak + params,
+                                                    bytes=(peak + params) * size))
+    del resolved["inference_peak_candidates"]
+    return dict(model, memory=resolved)
 
 
 def shrink(network: Network, options: Options, values_list, kind: str) -> Network:

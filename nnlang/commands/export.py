@@ -2,7 +2,9 @@
 
 PyTorch: one `torch.nn.Module` class per model, named after it in CamelCase and
 built without arguments. Keras: a `build_<model>()` function per model returning
-a `keras.Model` (functional API). See docs/export.md.
+a `keras.Model` (functional API). Both: one class per block definition, built
+with each call's arguments (the exporters read the definitions from the file's
+text). See docs/export.md.
 
 Exit status: 0 written; 1 the file has errors, or a model uses something the
 framework cannot express (the message names it, nothing is written); 2 a wrong

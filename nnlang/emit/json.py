@@ -141,6 +141,10 @@ def model_json(report: ModelReport) -> dict:
         "input": _memory_line(memory.input),
         "activations": _memory_line(memory.activations),
         "inference_peak": dict(_memory_line(memory.inference_peak), layer=memory.peak_layer),
+        # where which layer holds the peak depends on the named sizes: the largest of these, per sample
+        **({"inference_peak_candidates": [{"layer": layer, "values": values}
+                                          for layer, values in memory.peak_candidates]}
+           if memory.peak_candidates else {}),
         "inference_peak_plus_params": _memory_line(memory.peak_plus_params),
         "inference_every_activation_kept": _memory_line(memory.every_activation_kept),
         "training": {"optimizer": memory.optimizer, "lines": [_memory_line(item) for item in memory.training]},

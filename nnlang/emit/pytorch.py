@@ -1,11 +1,15 @@
-"""Export to PyTorch: one `torch.nn.Module` class per model.
+"""Export to PyTorch: one `torch.nn.Module` class per model and per block definition.
 
-The class is named after the model in CamelCase and built without arguments.
-Each block call becomes a small module class of its own, each branch (and each
-labelled concat, add or repeat) an `nn.ModuleDict`; every layer is an attribute
-named as in the `.nn` file (its label, or nnc's name such as `conv2d_1`), so
-`model.get_submodule("inception_3a.b1.conv2d_5")` finds what the report calls
-`inception_3a/b1/conv2d_5`.
+A model's class is named after the model in CamelCase and built without
+arguments. A block definition is a module class whose constructor takes the
+channels of its input (`in_channels`, where a layer needs them) and the block's
+parameters, and each call of the block builds it with the call's arguments
+(`self.layer2_0 = BasicDown(64, 128)`); see codegen.py for how the calls of a
+definition come to share one class. Each branch (and each labelled concat, add
+or repeat) is an `nn.ModuleDict`; every layer is an attribute named as in the
+`.nn` file (its label, or nnc's name such as `conv2d_1`, numbered within its
+block inside a block class), so `model.get_submodule("inception_3a.b1.conv2d_1")`
+finds a layer of the report (ModelExport.modules maps them).
 
 Layout. `.nn` shapes are channels-last; PyTorch's convolutions, pooling and
 batch norm want channels first (N, C, H, W), while `nn.Linear`, `nn.LayerNorm`,
@@ -18,6 +22,7 @@ its docstring).
 
 from __future__ import annotations
 
+import textwrap
 from contextlib import contextmanager
 from typing import NamedTuple, Optional
 
@@ -25,8 +30,9 @@ import attrs
 
 from .. import ir
 from ..layers import Layout, kind_of
-from .codegen import (BUILTIN_NAMES, Code, Emitter, Export, Names, Raw, activation_of, call, camel, comment, dims,
-                      docstring, export_with, py, string_literal, transpose_crops, window_pads)
+from .codegen import (BUILTIN_NAMES, ClassCall, Code, Emitter, Export, Names, ParamInt, Raw, activation_of, call,
+                      camel, comment, dims, docstring, escape, export_with, fill, flag, is_int, known, merged_shape, plain, py,
+                      record, recording, renumber_slots, slot, string_literal, transpose_crops, window_pads)
 
 FRAMEWORK = "PyTorch"
 
@@ -202,11 +208,23 @@ class _Spec:
 
 
 class _Container:
-    """The modules of one class or ModuleDict, in order: (attribute, constructor text or _Container)."""
+    """The modules of one class or ModuleDict, in order: (attribute, constructor text or _Container,
+    a comment for the line)."""
 
     def __init__(self):
         self.entries: list = []
         self.names = Names(MODULE_ATTRIBUTES)
+
+
+@attrs.define
+class _LoopEntry:
+    """The modules of a loop: a ModuleList with one ModuleDict per iteration."""
+
+    count: str  # the number of iterations, as Python
+    container: "_Container"  # the modules of one iteration
+    var: str  # the variable holding the channels an iteration starts from
+    init: str  # its value before the loop ('' when no iteration reads it)
+    update: str  # its value after an iteration
 
 
 class _Place(NamedTuple):
@@ -219,7 +237,7 @@ class _Place(NamedTuple):
 
 
 class _Scope:
-    """One generated class: a model or a block call."""
+    """One generated class as one model or block call writes it."""
 
     def __init__(self, class_name: str, group: ir.Group, doc: list):
         self.class_name = class_name
@@ -229,6 +247,9 @@ class _Scope:
         self.forward = Code()
         self.vars = Names({"x", "torch", "nn", "F", *MODULE_NAMES})
         self.tensors: dict = {}
+        self.slots: list = []  # (.nn shape, layout) of each shape comment, in this call
+        self.signature = ""  # the constructor's parameters after self
+        self.defaults: list = []  # (condition, assignment) computing defaults that depend on other parameters
 
 
 def layout_shape(shape, layout: str) -> tuple:
@@ -242,6 +263,11 @@ def _shape_comment(shape, layout: str) -> str:
     return "(N, " + ", ".join("?" if d is None else str(d) for d in layout_shape(shape, layout)) + ")"
 
 
+def _shape_text(texts: tuple, layout: str) -> str:
+    """A shape comment from the texts of the .nn shape's axes."""
+    return "(N, " + ", ".join(layout_shape(texts, layout)) + ")"
+
+
 def _permute(rank: int, to: str) -> str:
     """permute(...) arguments turning channels-last into channels-first or back, for a tensor of `rank` + 1 axes."""
     axes = list(range(1, rank + 1))
@@ -253,16 +279,21 @@ class PyTorchEmitter(Emitter):
     framework = FRAMEWORK
     convention = "pytorch"
 
-    def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = ""):
-        super().__init__(program, source_lines, file_name)
+    def __init__(self, program: ir.Program, source_lines: Optional[list] = None, file_name: str = "",
+                 tree=None):
+        super().__init__(program, source_lines, file_name, tree)
         self.helpers: set = set()
-        self.classes: list[_Scope] = []
+        self.classes: list = []  # ("model", _Scope, ClassCall) or ("block", ClassVariant), in order
         self.class_names = Names({*MODULE_NAMES, *BUILTIN_NAMES})
         self.place: Optional[_Place] = None
+
+    def module_names(self) -> tuple:
+        return ("torch", "nn", "F", *MODULE_NAMES)
 
     # -- the file ----------------------------------------------------------------
     def render(self, models: list) -> Export:
         exports = [self.model(m, prefix=len(models) > 1) for m in models]
+        self._name_variants()
         code = Code()
         origin = f" from {self.file_name}" if self.file_name else ""
         for line in docstring(f"PyTorch modules exported by nnc{origin}.", "",
@@ -277,56 +308,115 @@ class PyTorchEmitter(Emitter):
             if name in self.helpers:
                 code.blank(2)
                 code.lines_of(HELPERS[name].strip("\n"))
-        for scope in self.classes:
+        for what, *item in self.classes:
             code.blank(2)
-            self._class(code, scope)
+            if what == "model":
+                scope, one = item
+                text = "\n".join(self._class(scope, scope.class_name, scope.doc))
+                code.lines_of(fill(text, self.variant_list, lambda index: self._comment(index, [one])))
+            else:
+                (variant,) = item
+                scope = variant.scope
+                text = "\n".join(self._class(scope, variant.name, self._block_doc(variant)))
+                code.lines_of(fill(text, self.variant_list, lambda index: self._comment(index, variant.calls)))
         return Export(code.text(), exports)
 
-    def _class(self, code: Code, scope: _Scope) -> None:
-        with code.block(f"class {scope.class_name}(nn.Module):"):
-            for line in scope.doc:
+    def _class(self, scope: _Scope, name: str, doc: list) -> list:
+        """The lines of a class (its shape comments and the names of the block classes it builds
+        still to be filled in)."""
+        code = Code()
+        with code.block(f"class {name}(nn.Module):"):
+            for line in doc:
                 code.line(line)
             code.blank()
-            with code.block("def __init__(self):"):
+            with code.block(f"def __init__(self{', ' if scope.signature else ''}{scope.signature}):"):
                 code.line("super().__init__()")
-                for attr, entry in scope.root.entries:
-                    self._entry(code, f"self.{attr} = ", entry, "")
+                for condition, assignment in scope.defaults:
+                    with code.block(condition):
+                        code.line(assignment)
+                for attr, entry, note in scope.root.entries:
+                    if isinstance(entry, _LoopEntry):
+                        code.line(f"self.{attr} = nn.ModuleList()")
+                        if entry.init:
+                            code.line(f"{entry.var} = {entry.init}")
+                        with code.block(f"for _ in range({entry.count}):"):
+                            self._entry(code, f"self.{attr}.append(", entry.container, ")")
+                            if entry.init:
+                                code.line(f"{entry.var} = {entry.update}")
+                        continue
+                    self._entry(code, f"self.{attr} = ", entry, "", note)
             code.blank()
             with code.block("def forward(self, x):"):
                 code.extend(scope.forward)
+        return code.lines
 
-    def _entry(self, code: Code, head: str, entry, tail: str) -> None:
+    def _entry(self, code: Code, head: str, entry, tail: str, note: str = "") -> None:
         if isinstance(entry, str):
-            code.line(f"{head}{entry}{tail}")
+            code.line(f"{head}{entry}{tail}" + (f"  {comment(note)}" if note else ""))
             return
         if not entry.entries:
             code.line(f"{head}nn.ModuleDict(){tail}")
             return
         code.line(f"{head}nn.ModuleDict({{")
         code.level += 1
-        for attr, inner in entry.entries:
-            self._entry(code, f"{string_literal(attr)}: ", inner, ",")
+        for attr, inner, inner_note in entry.entries:
+            self._entry(code, f"{string_literal(attr)}: ", inner, ",", inner_note)
         code.level -= 1
         code.line(f"}}){tail}")
+
+    def _comment(self, index: int, calls: list) -> str:
+        texts, layout, _ = merged_shape(calls, index)
+        return _shape_text(texts, layout)
+
+    def _name_variants(self) -> None:
+        """Names the block classes after their definitions (in CamelCase), avoiding every class
+        parameter's name (a parameter would hide the class inside the constructor)."""
+        for names in self.param_names.values():
+            self.class_names.used |= set(names.params.values()) | set(names.extra.values())
+        for variant in self.variant_list:
+            if not variant.name:
+                variant.name = self.class_names.take(variant.base)
+
+    def _block_doc(self, variant) -> list:
+        """The docstring of a block class: the definition, its input, and which calls it is for
+        when the calls of the definition differ in structure."""
+        scope = variant.scope
+        if variant.header is None:  # the class of one call, the definition unknown
+            return scope.doc
+        lines = [variant.header, ""]
+        texts, layout, _ = merged_shape(variant.calls, 0)
+        where = ", channels first" if layout == "cf" and len(texts) >= 2 else ""
+        lines.append(f"Input: {_shape_text(texts, layout)}{where}.")
+        if any("?" in self._comment(index, variant.calls) for index in range(len(scope.slots))):
+            lines.append("A size shown as ? differs between the calls or is unknown until run time.")
+        others = self.variants[variant.key]
+        if len(others) > 1:
+            calls = [call.group.name for call in variant.calls]
+            shown = ", ".join(calls[:6]) + (f" and {len(calls) - 6} more" if len(calls) > 6 else "")
+            lines += ["", *textwrap.wrap(f"The calls of {variant.calls[0].group.block} differ in structure (a layer "
+                                         f"or an option depends on the arguments): one class per structure, this "
+                                         f"one for {shown}.", 96)]
+        return docstring(*lines)
 
     # -- one model ---------------------------------------------------------------------
     def model(self, model: ir.Model, prefix: bool) -> ModelExport:
         ids = self.check_model(model)
         self.prefix = camel(model.name) if prefix else ""
-        rank = len(model.input_shape)
+        shape = known(model.input_shape)
+        rank = len(shape)
         layout = self._input_layout(model)
         class_name = self.class_names.take(camel(model.name))
         export = ModelExport(model.name, class_name, layout, "long" if ids else "float",
-                             layout_shape(model.input_shape, layout))
+                             layout_shape(shape, layout))
         self.export = export
         scope = _Scope(class_name, model.root, [])
-        entry = _Tensor("x", layout, rank, -1, tuple(model.input_shape))
+        entry = _Tensor("x", layout, rank, -1, shape)
         scope.tensors[-1] = entry
         with self._inside(_Place(scope, scope.root, "self", ())):
             out = self.walk(model.root.children, entry, "x")
         scope.forward.line(f"return {out.var}")
         scope.doc = self._model_doc(model, export, out)
-        self.classes.append(scope)
+        self.classes.append(("model", scope, ClassCall(model.root, scope.slots, shape)))
         return export
 
     def _input_layout(self, model: ir.Model) -> str:
@@ -342,7 +432,7 @@ class PyTorchEmitter(Emitter):
 
     def _model_doc(self, model: ir.Model, export: ModelExport, out: _Tensor) -> str:
         totals = self.totals(model)
-        shape = tuple(model.input_shape)
+        shape = known(model.input_shape)
         origin = f" from {self.file_name}" if self.file_name else ""
         lines = [f"{model.name}, exported by nnc{origin}.", ""]
         dims_text = _shape_comment(shape, export.input_layout)
@@ -382,40 +472,155 @@ class PyTorchEmitter(Emitter):
     def write(self, text: str) -> None:
         self.place.scope.forward.line(text)
 
-    def _module_dict(self, name: str):
+    def _shape(self, shape, layout: str) -> str:
+        """A shape comment of the class being written, filled in once all its calls are known."""
+        slots = self.place.scope.slots
+        slots.append((tuple(shape), layout, []))
+        return slot(len(slots) - 1)
+
+    def _module_dict(self, group: ir.Group):
         """The modules of a branch or labelled group: an nn.ModuleDict attribute named after it."""
         place = self.place
-        attr = place.container.names.take(name)
+        attr = place.container.names.take(self.name_of(group))
         inner = _Container()
-        place.container.entries.append((attr, inner))
+        place.container.entries.append((attr, inner, ""))
         return self._inside(_Place(place.scope, inner, f"{place.module}.{attr}", place.path + (attr,)))
 
     def branch(self, branch: ir.Group):
-        return self._module_dict(branch.name)
+        return self._module_dict(branch)
 
     def labelled(self, group: ir.Group, cur: _Tensor, dst: str) -> _Tensor:
-        """A labelled concat, add or repeat: its modules in a ModuleDict."""
-        with self._module_dict(group.name):
-            self.write(comment(f"{group.name} ({group.kind})"))
+        """A labelled concat, add or repeat: its modules in a ModuleDict (a labelled repeat whose
+        count a block's parameter gives: a loop, its ModuleList named after it)."""
+        name = self.name_of(group)
+        if group.kind == "repeat":
+            with self.nested(top=True):
+                found = self.loops(group.children).get(0)
+                if found is not None and found.end == len(group.children):
+                    result = self.loop(found, cur, dst, name)
+                    if result is not None:
+                        return result
+        with self._module_dict(group), self.nested():
+            self.write(comment(f"{name} ({group.kind})"))
             return self.walk(group.children, cur, dst)
 
-    def block(self, group: ir.Group, cur: _Tensor, dst: str) -> _Tensor:
-        """A block call: a module class of its own."""
+    def loop(self, loop, cur: _Tensor, dst: str, wanted: str = "repeat") -> Optional[_Tensor]:
+        """The iterations of a repeat whose count is a parameter, as a loop: a ModuleList of one
+        ModuleDict per iteration, built in a loop that carries the channels from one iteration to
+        the next, and a forward looping over it; None (nothing written) when the iterations do not
+        write the same code, or the repeat is inside a branch (whose modules are one expression)."""
         place = self.place
-        attr = place.container.names.take(group.name)
-        class_name = self.class_names.take(self.prefix + camel(group.name))
+        scope = place.scope
+        if place.container is not scope.root or not loop.iterations:
+            return None
+        channels = self.extra_param(self.definition_now, "channels" if cur.rank >= 2 else "features")
+        attr = place.container.names.peek(wanted)
+        step = scope.vars.take("step")
+        saved = scope.forward, scope.slots, scope.tensors.get(cur.index)
+        texts, made = [], []
+        tensor = cur
+        try:
+            with recording() as used, self.looping_over(loop):
+                for number, children in enumerate(loop.iterations):
+                    shape = tuple(tensor.shape)
+                    if shape and is_int(shape[-1]):
+                        shape = (*shape[:-1], ParamInt(int(shape[-1]), ("name", channels)))
+                    entry = _Tensor(tensor.var, tensor.layout, tensor.rank, tensor.index, shape)
+                    scope.tensors[tensor.index] = entry
+                    scope.forward, scope.slots = Code(), []
+                    container = _Container()
+                    with self._inside(_Place(scope, container, step, place.path + (attr, str(number)))):
+                        out = self.walk(children, entry, dst)
+                    modules = Code()
+                    self._entry(modules, "", container, "")
+                    update = py(out.shape[-1]) if out.shape and is_int(out.shape[-1]) else ""
+                    texts.append("\n".join([*modules.lines, "", *scope.forward.lines, "", update, out.layout]))
+                    made.append((container, scope.forward, scope.slots, out, update))
+                    tensor = out
+        finally:
+            scope.forward, scope.slots = saved[0], saved[1]
+            scope.vars.used.discard(step)
+        if any(text != texts[0] for text in texts):
+            if saved[2] is not None:
+                scope.tensors[cur.index] = saved[2]
+            return None
+        container, forward, slots, out, update = made[0]
+        last = made[-1][3]
+        carried = channels in used or (isinstance(last.shape[-1], ParamInt) and channels in last.shape[-1].names)
+        record(used - {channels})
+        place.container.names.take(attr)
+        init = py(cur.shape[-1]) if carried else ""
+        place.container.entries.append((attr, _LoopEntry(py(loop.count), container, channels, init, update), ""))
+        numbers = {}
+        for index, (shape, layout, more) in enumerate(slots):
+            numbers[index] = len(scope.slots)
+            scope.slots.append((shape, layout, [*more, *(iteration[2][index][0] for iteration in made[1:])]))
+        scope.vars.take(step)
+        self.write(f"for {step} in {place.module}.{attr}:")
+        for line in forward.lines:
+            self.write("    " + renumber_slots(line, numbers))
+        scope.vars.used.discard(step)
+        shape = last.shape  # after the loop: the channels of its last iteration (the variable, if they depend on it)
+        if isinstance(shape[-1] if shape else None, ParamInt) and channels in shape[-1].names:
+            shape = (*shape[:-1], ParamInt(int(shape[-1]), ("name", channels)))
+        result = _Tensor(last.var, last.layout, last.rank, last.index, shape)
+        scope.tensors[last.index] = result
+        return result
+
+    def block(self, group: ir.Group, cur: _Tensor, dst: str) -> _Tensor:
+        """A block call: the class of its definition, built with the call's arguments."""
+        place = self.place
+        attr = place.container.names.take(self.name_of(group))
         statement = self.statement(group)
-        doc = docstring(f"{group.name}: block {group.block}" + (f", `{statement}`" if statement else "") + ".")
-        inner = _Scope(class_name, group, doc)
-        entry = _Tensor("x", cur.layout, cur.rank, cur.index, cur.shape)
-        inner.tensors[cur.index] = entry
-        with self._inside(_Place(inner, inner.root, "self", place.path + (attr,))):
-            out = self.walk(group.children, entry, "x")
+        found = self.definition(group)
+        inner = _Scope("", group, [])
+        path = place.path + (attr,)
+        if found is None:  # the definition is unknown: a class of this call alone, named after it
+            entry = _Tensor("x", cur.layout, cur.rank, cur.index, plain(cur.shape))
+            inner.tensors[cur.index] = entry
+            inner.slots.append((entry.shape, cur.layout, []))
+            inner.doc = docstring(f"{group.name}: block {group.block}" + (f", `{statement}`" if statement else "")
+                                  + ".")
+            with self.inside_class(group, {}), self._inside(_Place(inner, inner.root, "self", path)):
+                out = self.walk(group.children, entry, "x")
+            arguments, mapping, uses_input, key = [], {}, False, ("call", id(group))
+        else:
+            block, stmt = found
+            bound, env, written = self.call_binding(block, stmt)
+            in_name = self.extra_param(block, "in_channels" if cur.rank >= 2 else "in_features")
+            channels = cur.shape[-1] if cur.shape else None
+            shape = tuple(cur.shape)
+            if is_int(channels):
+                shape = (*shape[:-1], ParamInt(int(channels), ("name", in_name)))
+            entry = _Tensor("x", cur.layout, cur.rank, cur.index, shape)
+            inner.tensors[cur.index] = entry
+            inner.slots.append((shape, cur.layout, []))  # the input, for the docstring
+            with recording() as used, self.inside_class(group, env, block), \
+                    self._inside(_Place(inner, inner.root, "self", path)):
+                out = self.walk(group.children, entry, "x")
+            uses_input = in_name in used
+            if not uses_input:  # the docstring shows the input's channels as numbers
+                inner.slots[0] = (plain(shape), cur.layout, [])
+            inner.signature, inner.defaults = self.signature(block, [in_name] if uses_input else [])
+            arguments = ([py(channels)] if uses_input else []) + written
+            params = self.class_params(block).params
+            mapping = {params[name]: value for name, value in bound.items()}
+            mapping[in_name] = channels
+            key = block.name
         inner.forward.line(f"return {out.var}")
-        self.classes.append(inner)
-        place.container.entries.append((attr, f"{class_name}()"))
-        self.write(f"{dst} = {place.module}.{attr}({cur.var})  " + comment(_shape_comment(out.shape, out.layout)))
-        result = _Tensor(dst, out.layout, out.rank, out.index, out.shape)
+        text = "\n".join(self._class(inner, "_", []))
+        variant = self.register(key, text, ClassCall(group, inner.slots, plain(cur.shape)))
+        if variant.scope is None:  # a new class
+            variant.scope = inner
+            if found is None:
+                variant.base = self.prefix + camel(group.name)
+            else:
+                variant.base, variant.header = camel(found[0].name), self.header(found[0], group)
+            self.classes.append(("block", variant))
+        place.container.entries.append((attr, f"{variant.placeholder}({', '.join(arguments)})", statement))
+        shape = self.call_output(plain(out.shape), out.shape, mapping)
+        self.write(f"{dst} = {place.module}.{attr}({cur.var})  # " + self._shape(shape, out.layout))
+        result = _Tensor(dst, out.layout, out.rank, out.index, shape)
         place.scope.tensors[out.index] = result
         return result
 
@@ -429,18 +634,18 @@ class PyTorchEmitter(Emitter):
             else:
                 args.append(out.var)
         place = self.place
-        attr = place.container.names.take(node.name)
-        place.container.entries.append((attr, self.kind_method(node)(node, node.args, layout)))
-        self.write(f"{dst} = {place.module}.{attr}({', '.join(args)})  "
-                   + comment(_shape_comment(node.output_shape, layout)))
-        return self._produced(node, attr, dst, layout)
+        attr = place.container.names.take(self.name_of(node))
+        place.container.entries.append((attr, self.kind_method(node)(node, node.args, layout), ""))
+        shape = self.joined_shape(node, [out.shape for out in outputs])
+        self.write(f"{dst} = {place.module}.{attr}({', '.join(args)})  # " + self._shape(shape, layout))
+        return self._produced(node, attr, dst, layout, shape)
 
-    def _produced(self, node: ir.LayerNode, attr: str, dst: str, layout: str) -> _Tensor:
+    def _produced(self, node: ir.LayerNode, attr: str, dst: str, layout: str, shape: tuple) -> _Tensor:
         """Records the module that computes `node` and the tensor it leaves in `dst`."""
         place = self.place
         self.export.modules[node.index] = ".".join(place.path + (attr,))
         self.export.layouts[node.index] = layout
-        result = _Tensor(dst, layout, len(node.output_shape), node.index, tuple(node.output_shape))
+        result = _Tensor(dst, layout, len(node.output_shape), node.index, tuple(shape))
         place.scope.tensors[node.index] = result
         return result
 
@@ -448,16 +653,17 @@ class PyTorchEmitter(Emitter):
         place = self.place
         src = place.scope.tensors.get(node.inputs[0], cur)
         kind = kind_of(node)
+        attr = place.container.names.take(self.name_of(node))
+        node, shape = self.symbolic(node, src.shape)  # as the class sees it: the block's parameters put in
         spec = self.kind_method(node)(node, node.args, src.layout)
         need = _NEEDS[kind.layout]
-        attr = place.container.names.take(node.name)
-        place.container.entries.append((attr, spec.ctor))
+        place.container.entries.append((attr, spec.ctor, ""))
         var = src.var
         layout = src.layout
         if need and src.rank >= 2 and src.layout != need:
             where = "channels-first" if need == "cf" else "channels-last"
             self.write(f"{dst} = {var}.permute({_permute(src.rank, need)})  "
-                       + comment(f"to {where} {_shape_comment(src.shape, need)}"))
+                       + comment(f"to {where} ") + self._shape(src.shape, need))
             var, layout = dst, need
         if spec.pads:
             self.write(f"{dst} = F.pad({var}, {py(spec.pads)})  " + comment(spec.pad_note))
@@ -470,9 +676,8 @@ class PyTorchEmitter(Emitter):
         if word and spec.activation:
             expression = self._apply_activation(word, expression, out_layout, len(node.output_shape))
         note = f"; {spec.note}" if spec.note else ""
-        shape = _shape_comment(node.output_shape, out_layout)
-        self.write(f"{dst} = {expression}  " + comment(shape + note))
-        return self._produced(node, attr, dst, out_layout)
+        self.write(f"{dst} = {expression}  # " + self._shape(shape, out_layout) + escape(note))
+        return self._produced(node, attr, dst, out_layout, shape)
 
     def _apply_activation(self, word: str, expression: str, layout: str, rank: int) -> str:
         dim = 1 if layout == "cf" and rank >= 2 else -1
@@ -501,7 +706,7 @@ class PyTorchEmitter(Emitter):
         stride, dilation = dims(window.stride), dims(window.dilation)
         ctor = call(cls, cin, cout, kernel_size=dims(window.kernel), stride=None if stride == 1 else stride,
                     padding=padding, dilation=None if dilation == 1 else dilation,
-                    groups=None if groups == 1 else groups, bias=None if a["bias"] else False)
+                    groups=None if groups == 1 else groups, bias=flag(a["bias"]))
         return _Spec(ctor, pads=pads, pad_note=note)
 
     def _k_conv(self, node, a, layout):
@@ -522,7 +727,7 @@ class PyTorchEmitter(Emitter):
                     stride=None if stride == 1 else stride, padding=padding,
                     dilation=None if dilation == 1 else dilation,
                     depth_multiplier=None if a["multiplier"] == 1 else a["multiplier"],
-                    bias=None if a["bias"] else False)
+                    bias=flag(a["bias"]))
         return _Spec(ctor, pads=pads, pad_note=note)
 
     def _k_conv2d_transpose(self, node, a, layout):
@@ -544,7 +749,7 @@ class PyTorchEmitter(Emitter):
                     stride=None if stride == 1 else stride,
                     padding=None if dims(tuple(padding)) == 0 else dims(tuple(padding)),
                     output_padding=None if dims(tuple(extra)) == 0 else dims(tuple(extra)),
-                    bias=None if a["bias"] else False)
+                    bias=flag(a["bias"]))
         if any(crop):
             # Keras' 'same' with an odd k - s: the extra row (column) is cropped at the end only
             ctor = f"nn.Sequential({ctor}, nn.ZeroPad2d({py((0, -crop[1], 0, -crop[0]))}))"
@@ -604,7 +809,7 @@ class PyTorchEmitter(Emitter):
 
     def _k_dense(self, node, a, layout):
         return _Spec(call(f"nn.{kind_of(node).torch_class}", node.input_shape[-1], a["units"],
-                          bias=None if a["bias"] else False))
+                          bias=flag(a["bias"])))
 
     def _k_dropout(self, node, a, layout):
         return _Spec(call(f"nn.{kind_of(node).torch_class}", a["rate"]))
@@ -613,12 +818,12 @@ class PyTorchEmitter(Emitter):
         rank = len(node.input_shape)
         if rank > 4:
             raise self.unsupported(node, f"batch norm over a {rank}-D input (PyTorch has BatchNorm1d/2d/3d)")
-        if a["scale"] != a["center"]:
+        if bool(a["scale"]) != bool(a["center"]):
             raise self.unsupported(node, "scale and center differ: PyTorch's batch norm learns both or neither "
                                          "(affine)")
         cls = f"nn.{kind_of(node).torch_class}{max(rank - 1, 1)}d"  # the axes after the channels; 1 for none
         # Keras' epsilon and momentum (PyTorch's defaults are 1e-5 and 0.1): the .nn meaning follows Keras
-        return _Spec(call(cls, node.input_shape[-1], eps=0.001, momentum=0.01, affine=None if a["scale"] else False))
+        return _Spec(call(cls, node.input_shape[-1], eps=0.001, momentum=0.01, affine=flag(a["scale"])))
 
     def _k_layernorm(self, node, a, layout):
         if a["center"] and not a["scale"]:
@@ -661,7 +866,7 @@ class PyTorchEmitter(Emitter):
                                          "recurrent product (reset_after=true) only")
         self.helpers.add("Recurrent")
         rnn = call(cls, node.input_shape[-1], a["units"], batch_first=True,
-                   bias=None if a["bias"] else False, bidirectional=True if a["bidirectional"] else None,
+                   bias=flag(a["bias"]), bidirectional=True if a["bidirectional"] else None,
                    **keywords)
         ctor = call("Recurrent", Raw(rnn), return_sequences=True if a["return_sequences"] else None)
         return _Spec(ctor, activation=False)
@@ -692,8 +897,9 @@ def _nn_shape(shape) -> str:
 
 
 def export(program: ir.Program, names: Optional[list] = None, *, source_lines: Optional[list] = None,
-           file_name: str = "") -> Export:
+           file_name: str = "", tree=None) -> Export:
     """PyTorch code for the models of `program` (all of them, or those named); raises ExportError.
     The docstrings quote the parameters as PyTorch counts them, in whatever convention `program`
-    was compiled."""
-    return export_with(PyTorchEmitter, program, names, source_lines=source_lines, file_name=file_name)
+    was compiled. The block definitions come from `tree` (the file's syntax tree), else from
+    parsing `source_lines`; without either, every block call is a class of its own."""
+    return export_with(PyTorchEmitter, program, names, source_lines=source_lines, file_name=file_name, tree=tree)

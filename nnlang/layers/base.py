@@ -306,13 +306,12 @@ def fmt_sizes(values) -> str:
 
 
 def channels(shape: Shape, ctx: Context, what: str) -> Optional[int]:
-    """The number of channels (the last axis), which the weights' sizes need: a number, not a
-    size left open; None after reporting E205."""
+    """The number of channels (the last axis), which the weights' sizes need (a number, or an
+    expression of named sizes: the weights' count is one too); None after reporting E205 when
+    an error upstream left it unknown."""
     c = shape[-1] if shape else None
-    if type(c) is not int:
-        ctx.error("E205", f"{what} needs a known number of channels (the last axis), got {fmt_shape(shape)}",
-                  None, "write the channels as a number: input HxWx3")
-        return None
+    if c is None:
+        ctx.error("E205", f"{what} needs a known number of channels (the last axis), got {fmt_shape(shape)}")
     return c
 
 

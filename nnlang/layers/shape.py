@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from .. import symbolic
 from ..formula import F, product
 from .base import (ACTIVATIONS, Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, fmt_axes, fmt_shape,
                    fmt_sizes)
@@ -69,10 +70,14 @@ class Reshape(LayerKind):
         size = product(shape).value
         known = product([d for d in target if d != -1]).value
         if -1 in target:
-            if known == 0 or size % known:
+            try:
+                inferred = None if known == 0 else symbolic.exact_div(size, known)
+            except symbolic.SymbolicError:  # not a multiple for every value of the named sizes
+                inferred = None
+            if inferred is None:
                 ctx.error("E206", f"reshape: {size} values cannot be arranged as {fmt_shape(a.target)}", "target")
                 return None
-            target[target.index(-1)] = size // known
+            target[target.index(-1)] = inferred
         elif known != size:
             ctx.error("E206", f"reshape: the input {fmt_shape(shape)} holds {size:,} values but "
                               f"{fmt_shape(a.target)} holds {known:,}", "target")

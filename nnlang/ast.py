@@ -133,6 +133,7 @@ class Repeat(NamedTuple):
     count: Expr
     body: tuple["Stmt", ...]
     span: Span
+    expect: Optional[Expectation] = None  # `repeat N { ... } -> ...`: what the whole repeat computed
 
 
 Stmt = Union[Layer, Merge, Repeat]

@@ -56,6 +56,7 @@ _TERMINAL_NAMES = {
     "EQUAL": "'='",
     "CONCAT": "'concat'",
     "ADD": "'add'",
+    "MULTIPLY": "'multiply'",
     "ARROW": "'->'",
     "STRING": "a quoted word",
     "$END": "the end of the file",
@@ -442,10 +443,10 @@ class _ToAst(Transformer):
         return ast.Merge(label.name if label else None, str(mode), tuple(rest), expect, Span.of(meta))
 
     def repeat(self, meta, children):
-        label, count, body = children
+        label, count, body, expect = children
         span = Span.of(meta)
         self._scope(span)
-        return ast.Repeat(label.name if label else None, count, body, span)
+        return ast.Repeat(label.name if label else None, count, body, span, expect)
 
     def body(self, meta, children):
         statements = []

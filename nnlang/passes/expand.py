@@ -147,6 +147,7 @@ class Expansion:
         self.inferred = compiler.inferred  # (kind, input shape, arguments) -> Result, see infer
         self.forecasts = compiler.forecasts  # file-wide memory of the forecast, see forecast
         self.resolved = compiler.resolved  # (statement, axes, environment) -> arguments, see resolve
+        self.calls: list = []  # (block, span) of the block calls being expanded, innermost last
         self.model = ctx.model
         self.report = ctx.report
         self.evaluate = ctx.evaluate
@@ -381,10 +382,12 @@ class Expansion:
         group = self.group(name, "block", scope.group, stmt.span, block=block.name, labelled=stmt.label is not None,
                            arguments=tuple(bound.values()) if stack else None)
         ctx.covered = True
+        self.calls.append((block.name, stmt.span))
         try:
             out = self.body(block.body, tensor, Scope(bound, group, inner, ""))
         finally:
             ctx.covered = covered
+            self.calls.pop()
         group.output_shape = out.shape
         if stmt.expect is not None and out.shape is not None:
             self.expect(stmt.expect, scope.env, out.shape, covers=group.children)
@@ -541,6 +544,7 @@ class Expansion:
         unknown = False  # an iteration ran on an unknown shape since an error inside
         ctx.covered = True
         suffix = scope.suffix
+        start = len(owner.children)  # what the repeat adds: an expectation after it checks their totals
         try:
             for number in range(1, count + 1):
                 if tensor.shape is None and ctx.errors > errors:
@@ -556,6 +560,8 @@ class Expansion:
             ctx.covered = covered
         if owner is not group:
             owner.output_shape = tensor.shape
+        if stmt.expect is not None and tensor.shape is not None:
+            self.expect(stmt.expect, scope.env, tensor.shape, covers=owner.children[start:])
         return tensor
 
     # -- arguments -------------------------------------------------------------
@@ -669,6 +675,12 @@ class Expansion:
 
     def bad_value(self, error, node, env) -> None:
         notes = []
+        if isinstance(node, ast.Name) and node.name in env and self.calls:
+            # a block parameter the call gave a value the layer refuses: said at the call
+            block, span = self.calls[-1]
+            self.report("E104", f"{block}: {node.name}={env[node.name]!r} does not fit: {error}", span,
+                        f"{node.name} is used at line {node.span.line}, column {node.span.column}")
+            return
         if isinstance(node, ast.Name) and env:
             notes.append(suggest(node.name, env) or f"parameters in scope: {', '.join(env)}")
             self.report("E110", f"unknown name '{node.name}' ({error})", node.span, *notes)

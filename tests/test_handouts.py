@@ -175,14 +175,19 @@ def test_nnc_compare_writes_every_format(tmp_path, fmt):
 
 
 def test_markdown_folded_calls_render_as_written():
-    """A folded call's arguments hold expressions (`2*c`, names with underscores): CommonMark shows them as written."""
+    """A folded call's arguments hold expressions (`2*2`, names with underscores): CommonMark shows them
+    as written; a call inside a block shows the values its parameters got."""
     source = ("block inner(c_out) {\n    conv2d c_out k=1\n}\n"
               "block outer(c) {\n    inner(2*c*2)\n    inner(c_out=c)\n}\n"
-              "model m {\n    input 4x4x2\n    outer(3)\n}\n")
+              "model m {\n    input 4x4x2\n    inner(c_out=2*2)\n    outer(3)\n}\n")
     compilation = compile_text(source, "net.nn")
     assert compilation.ok, [d.message for d in compilation.diagnostics]
-    markdown = tables.render(compilation.program, Options(depth=2), "markdown", "net.nn", compilation.source)
+    markdown = tables.render(compilation.program, Options(depth=1), "markdown", "net.nn", compilation.source)
     shown = rendered_text(markdown)
-    assert "inner_1 (inner(2*c*2)) [+]" in shown and "inner_2 (inner(c_out=c)) [+]" in shown
-    # 1x1 convolutions on 2 channels: 2*12 + 12 = 36 parameters, then 12*3 + 3 = 39
-    assert "| 36 |" in markdown and "| 39 |" in markdown
+    assert "inner_1 (inner(c_out=2*2)) [+]" in shown and "outer_1 (outer(3)) [+]" in shown
+    nested = rendered_text(tables.render(compilation.program, Options(depth=2), "markdown", "net.nn",
+                                         compilation.source))
+    # outer(3): inner(2*c*2) with c = 3 is inner(12), inner(c_out=c) is inner(3)
+    assert "inner_2 (inner(12)) [+]" in nested and "inner_3 (inner(3)) [+]" in nested
+    # 1x1 convolutions: 2*4 + 4 = 12 parameters, then outer: 4*12 + 12 + 12*3 + 3 = 99
+    assert "| 12 |" in markdown and "| 99 |" in markdown

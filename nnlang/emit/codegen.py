@@ -133,10 +133,11 @@ class Emitter:
 
     @staticmethod
     def macs_text(totals: Counts, per_step: str) -> str:
-        """'MACs: 1,234 (one step ...)', or 'MACs: unknown (...)' when a size is unknown until run time."""
-        if not is_int(totals.macs):  # None, or an expression of sizes unknown until run time
+        """'MACs: 1,234', 'MACs: 216*H*W + 16' (an expression of the named sizes), or 'MACs: unknown'
+        when an error left a size unknown."""
+        if totals.macs is None:
             return "MACs: unknown (they depend on a size unknown until run time)"
-        return f"MACs: {totals.macs:,}{per_step}"
+        return f"MACs: {totals.macs:,}{per_step if is_int(totals.macs) else ''}"
 
     def totals(self, model: ir.Model) -> Counts:
         """The model's totals as the target framework counts them (its convention)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..layers import Weighted, kind_of
-from ..report import fmt_shape
+from ..layers.base import fmt_dim
 from .tables import latex_escape
 
 _FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\sigma", "linear": ""}
@@ -34,8 +34,17 @@ def _apply(function: str, inner: str) -> str:
 
 
 def _dims(sizes: tuple) -> str:
-    """Sizes joined by \\times; a size unknown until run time is written `?`."""
-    return r" \times ".join(fmt_shape(sizes).split("x")) if sizes else ""
+    """Sizes joined by \\times; a size unknown until run time is written `?`, a named size (T, Seq_len,
+    ceil(H/2) - 1) as text in math mode, escaped."""
+    return r" \times ".join(_size(d) for d in sizes) if sizes else ""
+
+
+def _size(d) -> str:
+    if d is None:
+        return "?"
+    if type(d) is int:
+        return str(d)
+    return latex_escape(fmt_dim(d)).replace("*", r" \cdot ")
 
 
 def model_equation(model: ir.Model) -> str:

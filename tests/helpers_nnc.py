@@ -66,3 +66,20 @@ def nnc_json(*args, status: int = 0, in_process: bool = False) -> dict:
         return json.loads(proc.stdout)
     except json.JSONDecodeError as error:  # pragma: no cover - a failure message
         raise AssertionError(f"stdout is not JSON ({error}):\n{proc.stdout[:2000]}") from None
+
+
+def typeset_a4(tmp_path: Path, body: str) -> str:
+    """pdflatex (installed by CI) on `body` in an A4 article with 2 cm margins, booktabs and
+    longtable; returns the log (for its overfull boxes). Fails the test when pdflatex fails."""
+    import shutil
+
+    assert shutil.which("pdflatex"), "pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended"
+    (tmp_path / "table.tex").write_text(body, encoding="utf-8")
+    (tmp_path / "doc.tex").write_text("\\documentclass[a4paper]{article}\n\\usepackage[margin=2cm]{geometry}\n"
+                                      "\\usepackage{booktabs,longtable}\n\\begin{document}\n\\input{table.tex}\n"
+                                      "\\end{document}\n")
+    for _ in range(2):  # longtable settles its column widths on the second run
+        proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    return (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")

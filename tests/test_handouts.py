@@ -9,11 +9,11 @@ import io
 import json
 import sys
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from helpers_nnc import typeset_a4
 from markdown_it import MarkdownIt
 
 from nnlang.driver import compile_text
@@ -94,18 +94,6 @@ def test_markdown_escape_renders_every_text_as_written(text, shown):
 
 # --- LaTeX ------------------------------------------------------------------------------------------
 
-def _typeset(tmp_path: Path, body: str) -> str:
-    """pdflatex (installed by CI) on an A4 article with 2 cm margins; returns the log."""
-    assert shutil.which("pdflatex"), "pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended"
-    (tmp_path / "table.tex").write_text(body, encoding="utf-8")
-    (tmp_path / "doc.tex").write_text("\\documentclass[a4paper]{article}\n\\usepackage[margin=2cm]{geometry}\n"
-                                      "\\usepackage{booktabs,longtable}\n\\begin{document}\n\\input{table.tex}\n"
-                                      "\\end{document}\n")
-    for _ in range(2):  # longtable settles its column widths on the second run
-        proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-    return (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")
 
 
 def test_a_200_row_latex_report_breaks_across_pages_and_fits_a4(tmp_path):
@@ -113,7 +101,7 @@ def test_a_200_row_latex_report_breaks_across_pages_and_fits_a4(tmp_path):
                                                         for i in range(200)) + "}\n"
     body = render(source, "latex", explain=True, memory=True)
     assert body.count(r"\begin{longtable}") == 1 and r"\endhead" in body
-    log = _typeset(tmp_path, body)
+    log = typeset_a4(tmp_path, body)
     assert "Overfull" not in log and "Float too large" not in log
     pages = int(re.search(r"Output written on doc\.pdf \((\d+) pages?", log).group(1))
     assert pages > 5  # 200 layers with 3 formula lines each do not fit a page
@@ -122,7 +110,7 @@ def test_a_200_row_latex_report_breaks_across_pages_and_fits_a4(tmp_path):
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.nn")), ids=lambda p: p.stem)
 def test_every_example_typesets_without_overfull_boxes(tmp_path, path):
     body = render(path.read_text(encoding="utf-8"), "latex", explain=True)
-    log = _typeset(tmp_path, body)
+    log = typeset_a4(tmp_path, body)
     assert "Overfull" not in log and "Float too large" not in log
 
 

@@ -3,12 +3,11 @@ follow the arithmetic written here, the equation of a chain."""
 
 import csv
 import io
-import xml.etree.ElementTree as ElementTree
 from html.parser import HTMLParser
 
 import pytest
 
-from helpers_nnc import EXAMPLES, nnc_in_process, nnc_json, run_nnc
+from helpers_nnc import EXAMPLES, nnc_in_process, nnc_json, run_nnc, typeset_a4
 from nnlang.driver import compile_text
 
 STRIDE2 = EXAMPLES / "exam_stride2_convs.nn"
@@ -254,25 +253,13 @@ def test_unfolded_rows_and_csv_keep_the_block_name(tmp_path):
 
 def test_folded_latex_tables_of_every_example_fit_a4(tmp_path):
     """With --depth 1, the calls of GoogLeNet's inception modules (six arguments each) still fit."""
-    import shutil
-    import subprocess
-
-    assert shutil.which("pdflatex"), "pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended"
     body = []
     for path in sorted(EXAMPLES.glob("*.nn")):
         proc = nnc_in_process(path, "--format", "latex", "--depth", "1")
         assert proc.returncode == 0, proc.stderr
         body.append(proc.stdout)
     assert r"\hspace{1em}inception(384, 192, 384, 48, 128, 128)\end{tabular}" in "".join(body)
-    (tmp_path / "table.tex").write_text("\n".join(body), encoding="utf-8")
-    (tmp_path / "doc.tex").write_text("\\documentclass[a4paper]{article}\n\\usepackage[margin=2cm]{geometry}\n"
-                                      "\\usepackage{booktabs,longtable}\n\\begin{document}\n\\input{table.tex}\n"
-                                      "\\end{document}\n")
-    for _ in range(2):  # longtable settles its column widths on the second run
-        proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "Overfull" not in (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")
+    assert "Overfull" not in typeset_a4(tmp_path, "\n".join(body))
 
 
 # --- a labelled or stand-alone join is shown once ---------------------------------------------------

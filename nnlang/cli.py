@@ -112,8 +112,10 @@ def _size_value(name: str, text: str, param) -> int:
     from .limits import MAX_LITERAL
 
     text = text.strip().replace("_", "")
-    if not text.isdigit() or not 0 < int(text) <= MAX_LITERAL:
+    if not text.isdigit() or not 0 < int(text):
         raise click.BadParameter(f"{name}={text!r}: a size is a positive whole number", param=param)
+    if int(text) > MAX_LITERAL:
+        raise click.BadParameter(f"{name}={text}: a size is at most {MAX_LITERAL:,}", param=param)
     return int(text)
 
 
@@ -288,13 +290,14 @@ def summary(file, fmt, convention, dtype, units, batch, values, sweep, depth, ex
         picked = Column.parse(columns) if columns else None
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--columns") from None
+    batch, values = _batch_value(batch, values)
     options = Options(convention=convention, dtype=dtype, units=units, batch=batch, depth=depth, explain=explain,
                       ops=ops, memory=memory, optimizer=optimizer, columns=picked)
     if sweep:
         _sweep(file, options, values, sweep, fmt, werror, output)
     compilation = _compile(file, convention, values)
     failed = _print_diagnostics(compilation, werror)
-    _check_sizes(file, compilation.program, values)
+    _check_sizes(file, compilation.program, values, batch)
     if fmt == "json":
         from . import outputs
         from .emit import json as emit_json
@@ -336,6 +339,9 @@ def _sweep(file, options, values: dict, sweep: tuple, fmt: str, werror: bool, ou
     clash = [name for name, _ in sweep if name in values]
     if clash:
         raise click.BadParameter(f"{clash[0]} is both set and swept", param_hint="--sweep")
+    import attrs
+
+    from . import symbolic
     if fmt not in emit_sweep.FORMATS:
         raise click.BadParameter(f"--sweep writes {', '.join(emit_sweep.FORMATS)}", param_hint="--format")
     names = [name for name, _ in sweep]
@@ -343,7 +349,10 @@ def _sweep(file, options, values: dict, sweep: tuple, fmt: str, werror: bool, ou
     shown: set = set()  # each diagnostic printed once, however many points report it
     for combination in product(*(listed for _, listed in sweep)):
         point = dict(zip(names, combination))
-        compilation = _compile(file, options.convention, {**values, **point})
+        sizes = {**values, **point}
+        batch, sizes = _batch_value(options.batch, sizes)  # --batch B --sweep B=1,8
+        point_options = attrs.evolve(options, batch=batch) if batch is not options.batch else options
+        compilation = _compile(file, options.convention, sizes)
         failed = compilation.diagnostics.has_errors or compilation.program is None
         for diagnostic in compilation.diagnostics:
             failed = failed or (werror and diagnostic.severity == "warning")
@@ -354,17 +363,36 @@ def _sweep(file, options, values: dict, sweep: tuple, fmt: str, werror: bool, ou
         if failed:
             click.echo(f"nnc: error: the file does not compile with {emit_sweep.point_text(point)}", err=True)
             sys.exit(1)
-        _check_sizes(file, compilation.program, {**values, **point})
-        points.append((point, compilation.program))
+        _check_sizes(file, compilation.program, sizes, point_options.batch)
+        points.append((point, compilation.program, point_options))
     write_output(emit_sweep.render(points, names, options, fmt), output)
     sys.exit(0)
 
 
-def _check_sizes(file, program, values: dict) -> None:
-    """Exit 2 when --set or --sweep names a size that no model of the file has."""
-    if program is None or not values:
+def _batch_value(batch, values: dict) -> tuple:
+    """(batch, the other --set values): `--batch B --set B=8` is the batch of 8."""
+    from . import symbolic
+
+    if symbolic.is_symbolic(batch) and str(batch) in values:
+        values = dict(values)
+        return values.pop(str(batch)), values
+    return batch, values
+
+
+def _check_sizes(file, program, values: dict, batch=None) -> None:
+    """Exit 2 when --set or --sweep names a size that no model of the file has, or when a named
+    batch (--batch B) has the name of one of the models' sizes."""
+    if program is None:
         return
     known = {name for model in program.models for name in (*model.sizes, *model.size_values)}
+    from . import symbolic
+
+    if symbolic.is_symbolic(batch) and str(batch) in known:
+        click.echo(f"nnc: error: --batch {batch}: {batch} already names a size of {file}; name the batch otherwise "
+                   "(--batch B)", err=True)
+        sys.exit(2)
+    if not values:
+        return
     for name in values:
         if name not in known:
             from .diagnostics import suggest

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from fractions import Fraction
 from typing import Optional
 
 from lark import Lark, Token, Transformer, v_args
@@ -130,8 +131,6 @@ _CHARACTER_HINTS = {
     "\u2018": "typographic quotes: write the word without quotes (or with \" or ')",
     "\u2019": "typographic quotes: write the word without quotes (or with \" or ')",
     "\u2212": "a typographic minus: write - (and a negative number in parentheses, (-1))",
-    "[": "shapes and lists are written in parentheses: (28, 28, 3)",
-    "]": "shapes and lists are written in parentheses: (28, 28, 3)",
 }
 
 
@@ -184,6 +183,9 @@ def _syntax_diagnostic(error: UnexpectedInput, source: Source) -> Diagnostic:
     elif token.type == "COMMA" and "RPAR" not in expected:
         notes.append("the arguments of a layer are separated by spaces (`conv2d 32 k=3 s=2`); ',' separates "
                      "the items in parentheses")
+    elif token.type == "LSQB" and "LSQB" not in expected:
+        notes.append("a list in brackets is an option's value (weights=[[0.1, -0.3], [0.5, 0.2]]); shapes are "
+                     "written 28x28x3 or (28, 28, 3)")
     elif token.type == "ARROW" and "ARROW" not in expected:
         notes.append("an expectation `->` ends a layer statement, a block call, a concat/add or a model "
                      "(`} -> params=N`)")
@@ -268,6 +270,23 @@ def _without_batch(shape):
     return ast.Tuple(tuple(items), shape.span)
 
 
+def _with_tail(first, tail: list):
+    """`3,932,160` then `*T + 150`: the grouped number as the first factor, `*` and `//` binding
+    before `+` and `-`."""
+    terms, signs, term = [], [], first
+    for op, operand in tail:
+        if op in ("*", "//"):
+            term = ast.BinOp(op, term, operand, term.span.to(operand.span))
+        else:
+            terms.append(term)
+            signs.append(op)
+            term = operand
+    value = terms[0] if terms else term
+    for op, operand in zip(signs, terms[1:] + [term]):
+        value = ast.BinOp(op, value, operand, value.span.to(operand.span))
+    return value
+
+
 @v_args(meta=True)
 class _ToAst(Transformer):
     """Parse tree -> ast: one method per grammar rule."""
@@ -348,17 +367,45 @@ class _ToAst(Transformer):
     def tuple(self, meta, children):
         return ast.Tuple(tuple(c for c in children if c is not None), Span.of(meta))
 
+    def number(self, meta, children):  # 0.1, 3, 1/3 in a list: exact
+        value, divisor = children
+        exact = Fraction(value.text.replace("_", "")) if type(value) is ast.Float else value.value
+        span = Span.of(meta)
+        if divisor is not None:
+            if divisor.value == 0:
+                self.bag.add("E111", "division by zero in /", span)
+            else:
+                exact = Fraction(exact) / divisor.value
+        if type(exact) is Fraction and exact.denominator == 1:
+            exact = int(exact)
+        return ast.Float(exact, self._text(span) or str(exact), span)
+
+    def negative(self, meta, children):
+        value = children[0]
+        span = Span.of(meta)
+        return ast.Float(-value.value, self._text(span) or f"-{value.text}", span)
+
+    def numbers(self, meta, children):
+        return ast.Numbers(tuple(c for c in children if c is not None), Span.of(meta))
+
     def option(self, meta, children):
         key, value = children
         return ast.Option(key.name, value, Span.of(meta), key.span)
 
     def exp_opt(self, meta, children):
         key, value, *groups = children
+        tail = groups.pop() if groups and type(groups[-1]) is list else None
         if groups:
             value = self._grouped(value, groups)
             if value is None:  # reported: not compared
                 return None
+        if tail:
+            value = _with_tail(value, tail)
         return (key.name, value, Span.of(meta))
+
+    def exp_tail(self, meta, children):
+        """[(op, operand), ...] after a grouped number."""
+        return [(str(children[i]), children[i + 1]) for i in range(0, len(children), 2)]
 
     def _grouped(self, first, groups: list):
         """`9,248`: digits grouped by commas, as nnc prints counts; E006 unless it is exactly that."""

@@ -176,6 +176,13 @@ def elementwise_ops(layer: ir.LayerNode) -> tuple[Optional[int], Optional[int]]:
     kind's own function (`activation tanh`); None (unknown) when a size of the output is unknown
     until run time."""
     kind = kind_of(layer)
+    own = kind.elementwise_ops(layer.args, layer.input_shape) if layer.output_shape is not None else None
+    if own is not None:  # the kind counts its own (attention: its projections' biases, its softmax)
+        adds, ops = own
+        if layer.activation:
+            values = elements(layer.output_shape)
+            ops = None if values is None or ops is None else ops + values
+        return adds, ops
     adds_bias = kind.adds_bias(layer.args)
     activated = layer.activation or kind.activation_function(layer.args)
     if not (adds_bias or activated):

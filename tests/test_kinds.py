@@ -56,6 +56,7 @@ SAMPLES = {
     "embedding": ("6", "probe: embedding 100 8"),
     "batchnorm": ("8x8x3", "probe: batchnorm"),
     "layernorm": ("5x4", "probe: layernorm"),
+    "attention": ("6x8", "probe: attention 2"),
     "rnn": ("7x3", "probe: rnn 4"),
     "lstm": ("7x3", "probe: lstm 4"),
     "gru": ("7x3", "probe: gru 4"),

@@ -23,8 +23,8 @@ def point_text(point: dict) -> str:
 def _rows(points: list, options: Options) -> list[dict]:
     """One dict per (point, model): the swept values, the counts and the memory (bytes)."""
     rows = []
-    for point, program in points:
-        for report in Report.of(program, options).models:
+    for point, program, point_options in points:
+        for report in Report.of(program, point_options).models:
             totals, memory = report.totals, report.memory
             rows.append({
                 "model": report.model.name,
@@ -39,7 +39,8 @@ def _rows(points: list, options: Options) -> list[dict]:
 
 
 def render(points: list, names: list, options: Options, fmt: str) -> str:
-    """`points`: (the sizes' values, the program compiled with them), in sweep order."""
+    """`points`: (the sizes' values, the program compiled with them, its options: the batch may be
+    one of the values), in sweep order."""
     rows = _rows(points, options)
     ops_key = options.ops.replace("-", "_")
     if fmt == "json":

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Optional
 
 from ..symbolic import is_symbolic, valid_name
-from . import conv, dense, pool, recurrent, shape
+from . import attention, conv, dense, pool, recurrent, select, shape
 from .base import (ACTIVATIONS, BOOL_WORDS, PAD_WORDS, Applied, Arg, Args, Context, LayerKind, Layout, Result, Weighted,
                    Window, fmt_shape)
 
-ALL_KINDS: tuple[LayerKind, ...] = conv.KINDS + pool.KINDS + dense.KINDS + recurrent.KINDS + shape.KINDS
+ALL_KINDS: tuple[LayerKind, ...] = (conv.KINDS + pool.KINDS + dense.KINDS + recurrent.KINDS + attention.KINDS
+                                     + shape.KINDS + select.KINDS)
 
 _BY_NAME: dict[str, LayerKind] = {}
 for _kind in ALL_KINDS:
@@ -105,7 +106,7 @@ def coerce(spec: Arg, value, axes: int):
         if isinstance(value, int) and not isinstance(value, bool) or value is None or is_symbolic(value):
             value = (value,)
         elif isinstance(value, str) and spec.named:  # input T, input HxW: named sizes
-            value = tuple(value.split("x")) if all(map(valid_name, value.split("x"))) else (value,)
+            value = _named_shape(spec, value)
         if not isinstance(value, tuple) or not all(
                 v is None or (isinstance(v, int) and not isinstance(v, bool)) or is_symbolic(v)
                 or (spec.named and isinstance(v, str) and valid_name(v)) for v in value):
@@ -116,6 +117,19 @@ def coerce(spec: Arg, value, axes: int):
                 raise BadValue(f"{spec.name}: sizes must be positive, got {_show(value)}")
         return value
     raise AssertionError(f"unknown argument type {kind}")
+
+
+def _named_shape(spec: Arg, word: str) -> tuple:
+    """A word written as a shape: `T` or `seq_len` (one named size), `HxW` (capitalised names
+    joined by x); a word with a number among its x-parts (`hxWx3`, `Tx512x`) was meant as a
+    shape, and each part must then be a number or a capitalised name."""
+    parts = word.split("x")
+    if len(parts) > 1 and all(p[:1].isupper() and valid_name(p) for p in parts):
+        return tuple(parts)
+    if len(parts) > 1 and any(p.isdigit() for p in parts):
+        raise BadValue(f"{spec.name}: {word!r} is not a shape: in a shape, a named size starts with a capital "
+                       "letter and has no x, and sizes are joined by x (HxWx3, Tx512)")
+    return (word,)
 
 
 def _show(value) -> str:

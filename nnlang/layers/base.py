@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from fractions import Fraction
 from typing import Callable, Optional
 
 import attrs
@@ -34,7 +35,9 @@ class Arg:
 
     kinds of value: count (a positive integer), int, dims (an integer or a shape
     with one entry per spatial axis), pad (valid|same|N|HxW), bool, rate (a
-    number in [0, 1)), word (one of `choices`), shape (a target shape).
+    number in [0, 1)), word (one of `choices`), shape (a target shape), matrix
+    (a list of rows of numbers, `[[0.1, -0.3], [0.5, 0.2]]`), vector (a list of
+    numbers). A kind of value of its own has a `convert` (see `numbers_value`).
     """
 
     name: str
@@ -50,6 +53,9 @@ class Arg:
     inferred_entry: bool = False
     #: shape: whether an entry may be a name, a size left open (input HxWx3, input T).
     named: bool = False
+    #: convert(spec, value, axes) -> the value the kind receives, raising layers.BadValue for a value
+    #: that does not fit: for values no `type` above describes (numbers_value, bias_value)
+    convert: Optional[Callable] = None
 
 
 class Args(dict):
@@ -238,6 +244,12 @@ class LayerKind:
         """Whether the layer adds a bias to each output value."""
         return False
 
+    def elementwise_ops(self, a: dict, shape: Shape):
+        """(bias additions, activation operations) the kind counts itself, for FLOPs with
+        everything (attention: its projections' biases and its softmax); None: one per output
+        value each, as adds_bias and activation_function say."""
+        return None
+
     def activation_function(self, a: dict) -> str:
         """The activation function the layer itself applies to each value ('' for none; a trailing
         activation word is the statement's, not the kind's)."""
@@ -313,6 +325,79 @@ def channels(shape: Shape, ctx: Context, what: str) -> Optional[int]:
     if c is None:
         ctx.error("E205", f"{what} needs a known number of channels (the last axis), got {fmt_shape(shape)}")
     return c
+
+
+# --- values: weights and biases written in the file ---------------------------
+
+
+def _bad_value(message: str) -> Exception:
+    from . import BadValue  # the registry's (it imports this module)
+
+    return BadValue(message)
+
+
+def _show_numbers(value) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_show_numbers(v) for v in value) + "]"
+    if isinstance(value, str):
+        return value
+    return "?" if value is None else str(value)
+
+
+def _exact(value):
+    """A number of a list as an exact Fraction; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
+        return None
+    return Fraction(value)
+
+
+def numbers_value(spec: "Arg", value, axes: int = 0) -> tuple:
+    """A `matrix` (rows of numbers: `[[0.1, -0.3], [0.5, 0.2]]`) or a `vector` (`[0.1, 0.2]`) as
+    a tuple (of tuples) of exact Fractions; the layer checks the sizes against its own."""
+    matrix = spec.type == "matrix"
+    example = "[[0.1, -0.3], [0.5, 0.2]], one row per output" if matrix else "[0.1, 0.2]"
+    if not isinstance(value, tuple) or not value:
+        raise _bad_value(f"{spec.name} must be a list such as {example}, got {_show_numbers(value)}")
+    if matrix:
+        if not all(isinstance(row, tuple) and row for row in value):
+            raise _bad_value(f"{spec.name} must be a list of rows such as {example}, got {_show_numbers(value)}")
+        lengths = sorted({len(row) for row in value})
+        if len(lengths) > 1:
+            raise _bad_value(f"{spec.name}: the rows have different lengths ({', '.join(map(str, lengths))}), "
+                             f"got {_show_numbers(value)}")
+        rows = tuple(tuple(_exact(v) for v in row) for row in value)
+        if any(v is None for row in rows for v in row):
+            raise _bad_value(f"{spec.name} must hold numbers only, got {_show_numbers(value)}")
+        return rows
+    exact = tuple(_exact(v) for v in value)
+    if any(v is None for v in exact):
+        raise _bad_value(f"{spec.name} must be a list of numbers such as {example}, got {_show_numbers(value)}")
+    return exact
+
+
+def bias_value(spec: "Arg", value, axes: int = 0):
+    """`bias=true|false`, or the bias's values `bias=[0.1, 0.2]` (a vector, which adds a bias)."""
+    if isinstance(value, tuple):
+        return numbers_value(attrs.evolve(spec, type="vector"), value)
+    if isinstance(value, str) and value.lower() in BOOL_WORDS:
+        return BOOL_WORDS[value.lower()]
+    if value in (0, 1) and not isinstance(value, float):
+        return bool(value)
+    raise _bad_value(f"{spec.name} must be true, false or its values such as [0.1, 0.2], got {_show_numbers(value)}")
+
+
+def check_values(ctx: "Context", name: str, values, rows, columns=None, *, what: str, row_word: str = "row",
+                 column_word: str = "") -> bool:
+    """Whether the values of option `name` have the sizes the layer needs (`rows` entries, each of
+    `columns` when given); E104 at the option, saying what each size means, when they do not."""
+    if len(values) != rows:
+        ctx.error("E104", f"{name} has {len(values)} {row_word}(s), {what} needs {rows}", name)
+        return False
+    if columns is not None and len(values[0]) != columns:
+        ctx.error("E104", f"{name}: each row has {len(values[0])} number(s), {what} needs {columns}"
+                          + (f" ({column_word})" if column_word else ""), name)
+        return False
+    return True
 
 
 # --- window geometry: convolution and pooling ---------------------------------

@@ -224,7 +224,8 @@ class ModelContext:
                                 suggest(node.name, env) or f"parameters in scope: {', '.join(env)}")
                 else:
                     self.report("E110", f"unknown name '{node.name}'", node.span,
-                                "names in expressions are block parameters")
+                                f"the model's named sizes are {', '.join(self.model.sizes)} (in a block, its "
+                                "parameters too)" if self.model.sizes else "names in expressions are block parameters")
             else:
                 self.report("E104", f"expected an integer, got {value!r}", node.span)
             raise Stop

@@ -520,6 +520,10 @@ class Expansion:
     def repeat(self, stmt: ast.Repeat, tensor: Tensor, scope: Scope) -> Tensor:
         ctx, group = self.ctx, scope.group
         count = self.evaluate(stmt.count, scope.env)
+        if symbolic.is_symbolic(count):
+            self.report("E104", f"repeat needs a number of times, not a named size ({count})", stmt.count.span,
+                        f"give the size a value: --set {sorted(symbolic.names(count))[0]}=N")
+            raise Stop
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             self.report("E104", f"repeat needs a non-negative integer count, got {count!r}", stmt.count.span)
             raise Stop
@@ -678,7 +682,9 @@ class Expansion:
         if isinstance(node, ast.Name) and node.name in env and self.calls:
             # a block parameter the call gave a value the layer refuses: said at the call
             block, span = self.calls[-1]
-            self.report("E104", f"{block}: {node.name}={env[node.name]!r} does not fit: {error}", span,
+            value = env[node.name]
+            shown = repr(value) if isinstance(value, str) else value  # a word quoted; a number or a size as written
+            self.report("E104", f"{block}: {node.name}={shown} does not fit: {error}", span,
                         f"{node.name} is used at line {node.span.line}, column {node.span.column}")
             return
         if isinstance(node, ast.Name) and env:

@@ -352,6 +352,7 @@ class _ToAst(Transformer):
     floordiv = _binop("//")
     truediv = _binop("/")
     mod = _binop("%")
+    pow = _binop("^")
     del _binop
 
     def paren(self, meta, children):
@@ -400,8 +401,14 @@ class _ToAst(Transformer):
             if value is None:  # reported: not compared
                 return None
         if tail:
+            if any(operand is None for _, operand in tail):  # a misgrouped number, reported
+                return None
             value = _with_tail(value, tail)
         return (key.name, value, Span.of(meta))
+
+    def grouped(self, meta, children):
+        """`1,048,576` after the first number of an expectation's expression."""
+        return self._grouped(children[0], children[1:])  # None: reported (the expectation is not compared)
 
     def exp_tail(self, meta, children):
         """[(op, operand), ...] after a grouped number."""

@@ -1005,3 +1005,32 @@ def test_a_symbolic_googlenet_compiles_and_reports_in_time():
     concrete = report_of(text.replace("input HxWx3", "input 225x250x3"), "googlenet.nn")
     assert errors_of(concrete) == []
     assert assert_same_numbers(googlenet["layers"], concrete["models"][0]["layers"], {"H": 225, "W": 250}) > 100
+
+
+# --- expectations written as nnc prints them: powers and grouped digits ------------------------
+
+def test_an_expectation_copied_from_the_report_holds(tmp_path):
+    # attention 8 on Tx512: projections T*512*(3*512) + T*512*512 = 1,048,576*T; Q K^T and A V:
+    # 2 * 8 heads * T*T * 64 = 1,024*T^2
+    path = write(tmp_path, "model m {\n    input Tx512\n    attention 8 -> macs=1024*T^2 + 1048576*T\n"
+                           "} -> macs=1,024*T^2 + 1,048,576*T\n")
+    proc = nnc("check", path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "expectations: 2 checked, 2 hold, 0 differ"
+
+
+def test_a_power_is_checked_and_bounded(tmp_path):
+    wrong = write(tmp_path, "model m {\n    input Tx512\n    attention 8 -> macs=1024*T^3 + 1048576*T\n}\n")
+    codes = [e["code"] for e in errors_of(json_of(wrong, status=1))]
+    assert codes == ["E303"]
+    huge = write(tmp_path, "model m {\n    input 4\n    dense 2^99\n}\n")
+    (error,) = errors_of(json_of(huge, status=1))
+    assert error["code"] == "E104" and "exponent" in error["message"]
+    # a block parameter squared: dense 3^2 = 9 units on 4 inputs: 4*9 + 9 = 45 parameters
+    squared = write(tmp_path, "block b(n) {\n    dense n^2\n}\nmodel m {\n    input 4\n    b(3) -> params=45\n}\n")
+    assert nnc("check", squared).returncode == 0
+
+
+def test_a_misgrouped_number_after_the_first_is_reported_once(tmp_path):
+    path = write(tmp_path, "model m {\n    input Tx512\n    attention 8\n} -> macs=1,024*T^2 + 1,048,57*T\n")
+    assert [e["code"] for e in errors_of(json_of(path, status=1))] == ["E006"]

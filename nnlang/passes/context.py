@@ -8,6 +8,9 @@ from typing import NamedTuple, Optional
 from .. import ast, ir, symbolic
 from ..diagnostics import CODES, ERROR, suggest
 from ..limits import MAX_DIAGNOSTICS, MAX_LITERAL
+
+#: The largest exponent `^` takes (T^2 for attention; a bound keeps numbers small).
+MAX_EXPONENT = 8
 from ..source import NOWHERE, Span
 
 #: Distinct diagnostics a pass holds for one model before the bag sees them: past this many, the
@@ -162,6 +165,8 @@ class ModelContext:
             if op in ("//", "/", "%") and right == 0:
                 self.report("E111", f"division by zero in {op}", node.span)
                 raise Stop
+            if op == "^":
+                return self._power(left, right, node)
             if type(left) is not int or type(right) is not int:
                 return self._symbolic(op, left, right, node)
             if op == "+":
@@ -193,6 +198,22 @@ class ModelContext:
         if value is None:
             value = model.size_values.get(name)
         return name if value is None else value
+
+    def _power(self, base, exponent, node):
+        """base^exponent: a whole exponent from 0 to MAX_EXPONENT (T^2), the result in range."""
+        if type(exponent) is not int or not 0 <= exponent <= MAX_EXPONENT:
+            self.report("E104", f"the exponent of ^ must be a whole number from 0 to {MAX_EXPONENT}, got {exponent}",
+                        node.right.span)
+            raise Stop
+        if type(base) is int and exponent and abs(base) > 1 and \
+                exponent * (abs(base).bit_length() - 1) > MAX_LITERAL.bit_length():
+            self.report("E005", f"value {base}^{exponent} is out of range", node.span)
+            raise Stop
+        value = base ** exponent
+        if type(value) is int and abs(value) > MAX_LITERAL:
+            self.report("E005", f"value {value} is out of range", node.span)
+            raise Stop
+        return value
 
     def _symbolic(self, op: str, left, right, node):
         """An operator on a named size's expression (T*512, H//2), exact."""

@@ -70,7 +70,16 @@ class Tuple(NamedTuple):
     span: Span
 
 
-Expr = Union[Int, Float, Name, Unknown, BinOp, Neg, ShapeLit, KwArg, Tuple]
+class Numbers(Tuple):
+    """`[0.1, -0.3]`, `[[0.1, -0.3], [0.5, 0.2]]`: a list of numbers, an option's value (weights,
+    a bias). Its items are Numbers or Float nodes whose `value` is the exact number written (an
+    int or a fractions.Fraction: `0.1` is 1/10, `1/3` a third). A Tuple to whatever evaluates
+    tuples: it evaluates to the (nested) tuple of its values."""
+
+    __slots__ = ()
+
+
+Expr = Union[Int, Float, Name, Unknown, BinOp, Neg, ShapeLit, KwArg, Tuple, Numbers]
 
 
 # --- statements ---------------------------------------------------------------

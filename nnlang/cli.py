@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "diagram": "nnlang.commands.diagram:diagram",
     "export": "nnlang.commands.export:export",
     "lsp": "nnlang.commands.lsp:lsp",
+    "trace": "nnlang.commands.trace:trace",
 }
 
 

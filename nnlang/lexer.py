@@ -174,12 +174,12 @@ def separate(tokens, kind_of, text_of, as_token):
             statement += 1
             if statement > MAX_STATEMENT_TOKENS:
                 raise LimitExceeded(f"a statement of more than {MAX_STATEMENT_TOKENS:,} tokens", as_token(token))
-            if kind == "LPAR":
+            if kind == "LPAR" or kind == "LSQB":  # a list of numbers may span lines as a tuple does
                 parens += 1
                 depth += 1
                 if depth > MAX_NESTING:
                     raise LimitExceeded(f"more than {MAX_NESTING} braces and parentheses are open", as_token(token))
-            elif kind == "RPAR" and parens:
+            elif (kind == "RPAR" or kind == "RSQB") and parens:
                 parens -= 1
                 depth -= 1
         previous = kind
@@ -210,7 +210,7 @@ def _same(token):
 def fold(tokens):
     """Scanner tokens (separators resolved) -> tokens for the parser, where simple statements
     in a row inside a statement body become one ``LAYER_STMT`` token."""
-    bodies: list[bool] = []  # per open brace: does it hold statements (not concat/add's branches)?
+    bodies: list[bool] = []  # per open brace: does it hold statements (not a join's branches)?
     buffer: list = []  # the statement being read, while it may still be folded
     folding = False  # it began where a statement may begin
     previous = None
@@ -259,7 +259,7 @@ def fold(tokens):
                 yield _token(held)
             buffer = []
         if kind == "LBRACE":
-            bodies.append(previous != "CONCAT" and previous != "ADD")
+            bodies.append(previous not in ("CONCAT", "ADD", "MULTIPLY"))
             folding = bodies[-1]
         elif kind == "RBRACE" and bodies:
             bodies.pop()

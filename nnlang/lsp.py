@@ -42,6 +42,7 @@ from .limits import MAX_DOCUMENT_CHARS
 from . import __version__, ast, ir, layers, present
 from .choices import CONVENTIONS
 from .diagnostics import MAX_DIAGNOSTICS, Diagnostic, DiagnosticBag
+from .editor_words import keywords
 from .layers.base import ACTIVATIONS
 from .report import shape_with_batch
 from .source import Source, Span
@@ -56,7 +57,8 @@ SEVERITIES = {
 #: Shown for a statement used by many calls: this many calls in full, the rest counted.
 MAX_CALLS_SHOWN = 4
 KEYWORDS_TOP = ("model", "block", "compare")
-KEYWORDS_BODY = ("concat", "add", "branch", "repeat")
+#: The statement keywords inside a model or block: the grammar's (nnlang.editor_words) other than those.
+KEYWORDS_BODY = tuple(word for word in keywords() if word not in KEYWORDS_TOP)
 #: Seconds to wait after an edit for the next one before compiling (typing is coalesced).
 DEBOUNCE = 0.025
 #: Seconds a definition or outline request waits for the compilation of the current text.

@@ -87,6 +87,7 @@ class NnLexer(RegexLexer):
         "expression": [
             (r'"[^"\n]*"', String.Double),
             (r"'[^'\n]*'", String.Single),
+            (r"\[", Punctuation, "brackets"),
             (r"\(", Punctuation, "parens"),
             (r"\b(" + editor_words.alternation(_WORDS["options"]) + r")([ \t]*)(=)",
              bygroups(Name.Attribute, Whitespace, Operator)),
@@ -106,6 +107,12 @@ class NnLexer(RegexLexer):
         "parens": [
             # a tuple or a block call's arguments: may span lines, holds no statement
             (r"\)", Punctuation, "#pop"),
+            include("value"),
+        ],
+        "brackets": [
+            # a list of numbers (weights=[[0.1, -0.3], [0.5, 0.2]]): may span lines
+            (r"\]", Punctuation, "#pop"),
+            (r"\[", Punctuation, "#push"),
             include("value"),
         ],
         "parameters": [

@@ -126,6 +126,7 @@ SCOPES = {
     "keyword.control.compare.nn": ({"nnKeyword"}, {"Keyword.Declaration"}),
     "keyword.control.concat.nn": ({"nnKeyword"}, {"Keyword"}),
     "keyword.control.add.nn": ({"nnKeyword"}, {"Keyword"}),
+    "keyword.control.multiply.nn": ({"nnKeyword"}, {"Keyword"}),
     "keyword.control.branch.nn": ({"nnKeyword"}, {"Keyword"}),
     "keyword.control.repeat.nn": ({"nnKeyword"}, {"Keyword"}),
     "keyword.control.allow.nn": ({"nnKeyword"}, {"Keyword"}),
@@ -186,7 +187,8 @@ def test_samples_are_valid_nn():
 # --- one source of truth --------------------------------------------------------
 
 def test_keywords_come_from_the_grammar():
-    assert set(WORDS["keywords"]) == {"model", "block", "compare", "concat", "add", "branch", "repeat", "allow"}
+    assert set(WORDS["keywords"]) == {"model", "block", "compare", "concat", "add", "multiply", "branch", "repeat",
+                                      "allow"}
 
 
 def test_registry_words_are_consistent():

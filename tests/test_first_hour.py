@@ -162,11 +162,16 @@ def test_what_nnc_writes_with_parentheses_stays_nnc(text):
     assert diagnostics(text) == []
 
 
-@pytest.mark.parametrize("char, hint", [("\u00d7", "letter x"), ("\u201c", "typographic quotes"),
-                                        ("[", "parentheses")])
+@pytest.mark.parametrize("char, hint", [("\u00d7", "letter x"), ("\u201c", "typographic quotes")])
 def test_characters_pasted_from_documents_name_the_fix(char, hint):
     d = only(f"model m {{ input 28{char}28 }}", "E002")
     assert hint in d.notes[0]
+
+
+def test_a_shape_in_brackets_names_how_shapes_are_written():
+    # `[` starts a list of numbers, which only an option takes (weights=[[...]]): here it is misplaced
+    d = only("model m { input [28, 28] }", "E001")
+    assert "shapes are written 28x28x3 or (28, 28, 3)" in d.notes[0]
 
 
 @pytest.mark.parametrize("written, name", [("nn.Linear(3, 4)", "Linear"), ("tf.keras.layers.Dense(4)", "Dense")])

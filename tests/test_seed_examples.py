@@ -206,7 +206,18 @@ HOMEWORK = M("homework_cnn", (256, 256, 3), [
     L("fc2", "dense", (10,), 41_472*10 + 10, 41_472*10),
 ], total_params=3_584 + 204_864 + 401_536 + 401_472 + 401_536 + 1_719_968_256 + 414_730)
 
+# 002 Exercise 4: 2 inputs -> 2 sigmoid neurons -> 1, no biases; the same network with ReLU
+BACKPROP = [M(name, (2,), [
+    L("dense_1", "dense", (2,), 2*2, 2*2),
+    L("dense_2", "dense", (1,), 2*1, 2*1),
+], total_params=4 + 2) for name in ("exam_backprop", "exam_backprop_relu")]
+
+# 004 question 2: a perceptron, 3 inputs, 2 outputs, a bias: W (2x3) and b (2)
+PERCEPTRON = M("exam_perceptron", (3,), [L("dense_1", "dense", (2,), 2*3 + 2, 3*2)], total_params=8)
+
 EXAMPLE_MODELS = {
+    "exam_backprop.nn": BACKPROP,
+    "exam_perceptron.nn": [PERCEPTRON],
     "exam_cnn_rgb28.nn": [EXAM1],
     "exam_gru_text.nn": [GRU_TEXT],
     "exam_stride2_convs.nn": [STRIDE2],

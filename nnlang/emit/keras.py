@@ -617,6 +617,25 @@ class KerasEmitter(Emitter):
     def _k_embedding(self, node, a, name):
         return [(call(self._class(node), a["vocab"], a["dim"], name=name.raw), name)]
 
+    def _k_attention(self, node, a, name):
+        # self-attention: the layer is called on (x, x), as a function of x that holds the layer
+        d = node.input_shape[-1]
+        heads = a["heads"]
+        head_dim = a["head_dim"] if a["head_dim"] is not None else d // heads
+        grouped = a["kv_heads"] is not None and int(a["kv_heads"]) != int(heads)
+        if grouped:
+            if a["out"] is not None and int(a["out"]) != int(d):
+                raise self.unsupported(node, f"grouped-query attention with out={a['out']}: "
+                                             f"layers.GroupQueryAttention's output is the input's width {d}")
+            ctor = call("layers.GroupQueryAttention", head_dim, heads, a["kv_heads"], dropout=a["dropout"] or None,
+                        use_bias=flag(a["bias"]), name=name.raw)
+        else:
+            out = a["out"] if a["out"] is not None and int(a["out"]) != int(d) else None
+            ctor = call(self._class(node), heads, head_dim, dropout=a["dropout"] or None,
+                        use_bias=flag(a["bias"]), output_shape=out, name=name.raw)
+        causal = ", use_causal_mask=True" if a["causal"] else ""
+        return [(f"(lambda attention: lambda x: attention(x, x{causal}))({ctor})", name)]
+
     def _k_recurrent(self, node, a, name):
         word = node.activation or None
         keywords = {}
@@ -635,6 +654,13 @@ class KerasEmitter(Emitter):
         return [(call(self._class(node), name=name.raw), name)]
 
     _k_add = _k_concat
+    _k_multiply = _k_concat
+
+    def _k_slice(self, node, a, name):
+        raise self.unsupported(node, "Keras has no layer that slices along an axis (only a Lambda layer, "
+                                     "which nnc does not write: its code would not survive saving the model)")
+
+    _k_select = _k_slice
 
 
 def _tuple(shape) -> str:

@@ -56,7 +56,7 @@ set_extra_state set_submodule share_memory state_dict to to_empty train training
 
 #: Names the generated file defines at module level.
 MODULE_NAMES = ("torch", "nn", "F", "Concat", "Add", "Recurrent", "SeparableConv2d", "SamePool", "Reshape",
-                "Exponential")
+                "Exponential", "Multiply", "Slice", "Select")
 
 #: The layout a kind's module needs (LayerKind.layout): channels first ("cf"), last ("cl"), or either.
 _NEEDS = {Layout.SPATIAL: "cf", Layout.LAST_AXIS: "cl", Layout.ELEMENTWISE: None}
@@ -82,6 +82,40 @@ class Add(nn.Module):
         for branch in branches[1:]:
             total = total + branch
         return total
+''',
+    "Multiply": '''
+class Multiply(nn.Module):
+    """Multiplies branches elementwise (an axis of size 1 stretches, as in NumPy)."""
+
+    def forward(self, *branches):
+        product = branches[0]
+        for branch in branches[1:]:
+            product = product * branch
+        return product
+''',
+    "Slice": '''
+class Slice(nn.Module):
+    """Keeps the positions start, start + step, ... before stop along one axis: x[..., start:stop:step]."""
+
+    def __init__(self, dim, start=0, stop=None, step=1):
+        super().__init__()
+        self.dim, self.start, self.stop, self.step = dim, start, stop, step
+
+    def forward(self, x):
+        index = [slice(None)] * x.dim()
+        index[self.dim] = slice(self.start, self.stop, self.step)
+        return x[tuple(index)]
+''',
+    "Select": '''
+class Select(nn.Module):
+    """Takes one position along an axis, which is removed: x.select(dim, index)."""
+
+    def __init__(self, dim, index=0):
+        super().__init__()
+        self.dim, self.index = dim, index
+
+    def forward(self, x):
+        return x.select(self.dim, self.index)
 ''',
     "Recurrent": '''
 class Recurrent(nn.Module):
@@ -155,6 +189,27 @@ class Exponential(nn.Module):
         return torch.exp(x)
 ''',
 }
+
+#: The helper of the attention kind (queries, keys and values all the input).
+MODULE_NAMES += ("SelfAttention",)
+HELPERS["SelfAttention"] = '''
+class SelfAttention(nn.Module):
+    """nn.MultiheadAttention (batch_first) as self-attention: the queries, keys and values
+    are all the input (N, T, d); causal: each position attends to itself and the
+    positions before it only."""
+
+    def __init__(self, attention, causal=False):
+        super().__init__()
+        self.attention = attention
+        self.causal = causal
+
+    def forward(self, x):
+        mask = None
+        if self.causal:
+            mask = nn.Transformer.generate_square_subsequent_mask(x.size(1), device=x.device, dtype=x.dtype)
+        out, _ = self.attention(x, x, x, attn_mask=mask, need_weights=False, is_causal=self.causal)
+        return out
+'''
 
 _MODULE_ACTIVATIONS = {
     "relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()", "linear": "nn.Identity()",
@@ -633,6 +688,9 @@ class PyTorchEmitter(Emitter):
                 args.append(f"{out.var}.permute({_permute(out.rank, layout)})")
             else:
                 args.append(out.var)
+            lift = len(node.output_shape) - out.rank  # a broadcast branch with fewer axes: size-1 axes before
+            if lift > 0:  # its own (after the channels when channels-first), as NumPy lines them up
+                args[-1] += ("[:, :" if layout == "cf" else "[:") + ", None" * lift + "]"
         place = self.place
         attr = place.container.names.take(self.name_of(node))
         place.container.entries.append((attr, self.kind_method(node)(node, node.args, layout), ""))
@@ -849,6 +907,25 @@ class PyTorchEmitter(Emitter):
     def _k_embedding(self, node, a, layout):
         return _Spec(call(f"nn.{kind_of(node).torch_class}", a["vocab"], a["dim"]))
 
+    def _k_attention(self, node, a, layout):
+        d = node.input_shape[-1]
+        heads = a["heads"]
+        misfits = []
+        if a["head_dim"] is not None and int(a["head_dim"]) * int(heads) != int(d):
+            misfits.append(f"head_dim={a['head_dim']} is not the width {d} over heads={heads}")
+        if a["kv_heads"] is not None and int(a["kv_heads"]) != int(heads):
+            misfits.append(f"kv_heads={a['kv_heads']} is not heads={heads} (grouped-query attention)")
+        if a["out"] is not None and int(a["out"]) != int(d):
+            misfits.append(f"out={a['out']} is not the input's width {d}")
+        if misfits:
+            raise self.unsupported(node, "nn.MultiheadAttention cannot express " + "; ".join(misfits),
+                                   "its heads split the width d, its keys and values have as many heads as its "
+                                   "queries, and its output is d wide")
+        self.helpers.add("SelfAttention")
+        attention = call(f"nn.{kind_of(node).torch_class}", d, heads, dropout=a["dropout"] or None,
+                         bias=flag(a["bias"]), batch_first=True)
+        return _Spec(call("SelfAttention", Raw(attention), causal=True if a["causal"] else None))
+
     def _k_recurrent(self, node, a, layout):
         torch_class = kind_of(node).torch_class
         cls = f"nn.{torch_class}"
@@ -882,6 +959,23 @@ class PyTorchEmitter(Emitter):
         cls = kind_of(node).torch_class
         self.helpers.add(cls)
         return f"{cls}()"
+
+    _k_multiply = _k_add
+
+    # slicing along an axis: nnc's axis (batch left out, channels last) as the tensor holds it
+    def _k_slice(self, node, a, layout) -> _Spec:
+        rank = len(node.input_shape)
+        axis = a["axis"] % rank
+        dim = axis + 1 if layout != "cf" or rank < 2 else 1 if axis == rank - 1 else axis + 2
+        cls = kind_of(node).torch_class
+        self.helpers.add(cls)
+        step = a["step"]
+        return _Spec(call(cls, dim, start=a["start"] or None, stop=a["stop"], step=None if step == 1 else step))
+
+    def _k_select(self, node, a, layout) -> _Spec:  # channels-last (LayerKind.layout)
+        cls = kind_of(node).torch_class
+        self.helpers.add(cls)
+        return _Spec(call(cls, a["axis"] % len(node.input_shape) + 1, index=a["index"] or None))
 
 
 def _flat_pads(pads) -> tuple:

@@ -52,6 +52,8 @@ class BadValue(Exception):
 
 def coerce(spec: Arg, value, axes: int):
     """Convert an evaluated value (int, float, str, None for '?', tuple) to what `spec` wants."""
+    if spec.convert is not None:  # a kind of value of its own: weights, a bias's values
+        return spec.convert(spec, value, axes)
     kind = spec.type
     if kind == "count" or kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):

@@ -225,6 +225,8 @@ class LayerKind:
 
     #: the word for it in a diagram ('max pool', 'LSTM'); empty: its name
     word: str = ""
+    #: `nnc trace` computes it from the weights written in the file (weights=, bias=[...])
+    traceable: bool = False
 
     def infer(self, shape: Shape, a: Args, ctx: Context) -> Optional[Result]:
         raise NotImplementedError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..choices import CONVENTIONS
 from ..formula import UNKNOWN, ZERO, F, product
-from .base import Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, Weighted, channels, fmt_shape
+from .base import (Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, Weighted, bias_value, channels,
+                   check_values, fmt_shape, numbers_value)
 
 
 class Dense(LayerKind):
@@ -14,10 +15,16 @@ class Dense(LayerKind):
     summary = "fully connected layer on the last axis"
     takes_activation = True
     positional = (Arg("units", "count", None, "number of output units", aliases=("out_features",), required=True),)
-    options = (Arg("bias", "bool", True, "add a bias per unit", aliases=("use_bias",)),)
+    options = (
+        Arg("bias", "bool", True, "add a bias per unit (true, false, or its values: bias=[0.1, 0.2])",
+            aliases=("use_bias",), convert=bias_value),
+        Arg("weights", "matrix", None, "the weights, one row per unit as in y = W x + b: "
+            "weights=[[0.1, -0.3], [0.5, 0.2]] (nnc trace computes with them)", convert=numbers_value),
+    )
     layout = Layout.LAST_AXIS
     keras_class = "Dense"
     torch_class = "Linear"
+    traceable = True
 
     def adds_bias(self, a: dict) -> bool:
         return bool(a.get("bias", False))
@@ -39,6 +46,11 @@ class Dense(LayerKind):
         if inputs is None:
             ctx.error("E205", f"dense needs a known last axis, got {fmt_shape(shape)}")
             return None
+        if a.get("weights") is not None and type(inputs) is int:
+            check_values(ctx, "weights", a.weights, a.units, inputs, what=f"dense {a.units}",
+                         column_word=f"one weight per input: the input has {inputs} value(s)")
+        if isinstance(a.bias, tuple):
+            check_values(ctx, "bias", a.bias, a.units, what=f"dense {a.units}", row_word="value")
         weights = F(inputs) * a.units
         params = weights + a.units if a.bias else weights
         leading = shape[:-1]

@@ -196,8 +196,14 @@ class Join(LayerKind):
     #: whether the sizes of the last (channel) axis add up instead of agreeing
     sums_channels = False
 
+    #: whether a size of 1 stretches to the other branches' size on its axis, and a branch with
+    #: fewer axes counts as one with leading axes of size 1 (NumPy broadcasting, the batch left out)
+    broadcasts = False
+
     def join(self, shapes: list) -> Optional[tuple]:
         """The joined shape, or None when the shapes do not agree."""
+        if self.broadcasts:
+            return _broadcast(shapes)
         first = shapes[0]
         if any(len(s) != len(first) for s in shapes):
             return None
@@ -227,6 +233,24 @@ def _agreeing(dims) -> tuple[bool, Optional[int]]:
     return len(known) <= 1, (known.pop() if known else None)
 
 
+def _broadcast(shapes: list) -> Optional[tuple]:
+    """The shape NumPy broadcasting gives the branches' shapes (batch left out: a shorter shape is
+    lined up with the last axes of the longer ones), or None when an axis has two sizes other than 1.
+    An unknown size stands for any; a named size is never taken to be 1."""
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    out = []
+    for dims in zip(*padded):
+        sizes = {d for d in dims if d is not None and not (type(d) is int and d == 1)}
+        if len(sizes) > 1:
+            return None
+        if sizes:
+            out.append(sizes.pop())
+        else:  # every size is 1 or unknown: 1 if none is unknown
+            out.append(None if None in dims else 1)
+    return tuple(out)
+
+
 class Concat(Join):
     name = "concat"
     aliases = ("Concatenate", "concatenate", "cat")
@@ -243,10 +267,11 @@ class Concat(Join):
 class Add(Join):
     name = "add"
     aliases = ("Add",)
-    summary = "sums branches elementwise (shapes must agree)"
+    summary = "sums branches elementwise (shapes must agree, or broadcast: a size 1 stretches)"
     agreement = "every axis"
     keras_class = "Add"
     torch_class = "Add"  # a module of the exported file: the sum of its inputs
+    broadcasts = True
 
     def compared(self, shape: tuple) -> tuple:
         return shape
@@ -257,4 +282,18 @@ class Add(Join):
         return ""
 
 
-KINDS = (Input(), Flatten(), Reshape(), UpSample2D(), ZeroPad2D(), Dropout(), Activation(), Concat(), Add())
+class Multiply(Join):
+    name = "multiply"
+    aliases = ("Multiply", "mul")
+    summary = "multiplies branches elementwise (shapes must agree, or broadcast: a size 1 stretches)"
+    agreement = "every axis (or be 1 there)"
+    keras_class = "Multiply"
+    torch_class = "Multiply"  # a module of the exported file: the product of its inputs
+    broadcasts = True
+
+    def compared(self, shape: tuple) -> tuple:
+        return shape
+
+
+KINDS = (Input(), Flatten(), Reshape(), UpSample2D(), ZeroPad2D(), Dropout(), Activation(), Concat(), Add(),
+         Multiply())

@@ -148,7 +148,9 @@ def torch_measure(text: str):
     for made in export.models:
         model = checked.program.model(made.name)
         torch.manual_seed(0)
-        device = "cpu" if _small(model) else "meta"
+        # measured on the meta device (shapes only) when large, and with attention, whose fused CPU
+        # kernels FlopCounterMode counts as 0
+        device = "cpu" if _small(model) and not any(n.family == "attention" for n in model.layers) else "meta"
         with torch.device(device):
             module = namespace[made.class_name]().eval()
         length = _length_for(text, model.name) if None in made.input_shape else UNKNOWN
@@ -250,10 +252,6 @@ def _length_for(text: str, name: str) -> int:
 
 
 def _small(model) -> bool:
-    """Whether the model is run on the CPU (on real zeros) rather than on the meta device (shapes
-    only): small, and without attention, whose fused CPU kernels FlopCounterMode counts as 0."""
-    if any(layer.family == "attention" for layer in model.layers):
-        return False
     totals = model.totals()
     # MACs unknown until run time (None, or an expression of the sizes) depend on the length the
     # test picks (_length_for: a small one)

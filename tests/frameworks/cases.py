@@ -1495,7 +1495,22 @@ def torch_numbers(case_name: str) -> dict:
             "non_trainable_params": sum(p.numel() for p in params if not p.requires_grad),
             "macs": measure_macs(module, *inputs),
         })
-    return {"layers": rows, "total_params": sum(p.numel() for p in model.parameters())}
+    return {"layers": rows, "total_params": sum(p.numel() for p in model.parameters()), "input": list(net.input)}
+
+
+def is_open(value) -> bool:
+    """Whether nnc's JSON gives `value` as an expression of named sizes ({"expr", "text"})."""
+    return isinstance(value, dict) and "expr" in value
+
+
+def sizes_bound(nnc_input_shape: list, concrete_input: list) -> dict:
+    """The named sizes of nnc's input shape bound to the lengths a framework ran with."""
+    return {dim["expr"]: value for dim, value in zip(nnc_input_shape, concrete_input) if is_open(dim)}
+
+
+def at(value, sizes: dict):
+    """nnc's number at the given sizes: an expression evaluated (integers, names, + - * // **)."""
+    return eval(value["expr"], {"__builtins__": {}}, dict(sizes)) if is_open(value) else value  # noqa: S307
 
 
 def describe_mismatches(case: Case, problems: list, convention: str) -> str:

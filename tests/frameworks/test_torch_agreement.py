@@ -29,7 +29,8 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import pytest  # noqa: E402
 
-from .cases import TORCH_CASES, describe_mismatches, layer_label, nnc_model, torch_numbers  # noqa: E402
+from .cases import (TORCH_CASES, at, describe_mismatches, layer_label, nnc_model, sizes_bound,  # noqa: E402
+                    torch_numbers)
 
 pytestmark = pytest.mark.frameworks
 
@@ -48,8 +49,9 @@ ZERO_MAC_KINDS = {
 #: put in one of the three sets.
 UNCOMPARED_MAC_KINDS = {"batchnorm", "layernorm", "embedding"}
 
-#: With an unknown sequence length nnc cannot know the MACs; PyTorch ran a concrete one.
-MAC_CASES = [c for c in TORCH_CASES if "?" not in c.body]
+#: Every case: where the length is left open, nnc's MACs are an expression of it, evaluated at
+#: the length PyTorch ran with.
+MAC_CASES = TORCH_CASES
 
 
 def _pairs(case, convention=CONVENTION):
@@ -76,25 +78,31 @@ def test_layer_kinds(case):
     assert not problems, describe_mismatches(case, problems, CONVENTION)
 
 
-def _shape_agrees(ours, theirs):
-    """nnc's unknown dimensions (null) stand for whatever length PyTorch was run with."""
+def _sizes(model: dict, case) -> dict:
+    """The named sizes of the case's input bound to the lengths PyTorch ran with."""
+    return sizes_bound(model["input_shape"], torch_numbers(case.name)["input"])
+
+
+def _shape_agrees(ours, theirs, sizes: dict):
+    """nnc's open sizes are expressions, evaluated at the length PyTorch was run with."""
     return (
         isinstance(ours, list)
         and len(ours) == len(theirs)
-        and all(o is None or o == t for o, t in zip(ours, theirs))
+        and all(at(o, sizes) == t for o, t in zip(ours, theirs))
     )
 
 
 @pytest.mark.parametrize("case", TORCH_CASES, ids=lambda c: c.name)
 def test_output_shapes(case):
     model, pairs = _pairs(case)
+    sizes = _sizes(model, case)
     problems = [
         f"{layer_label(i, ours)}: output_shape nnc {ours.get('output_shape')} != PyTorch {theirs['output_shape']}"
         for i, (ours, theirs) in pairs
-        if not _shape_agrees(ours.get("output_shape"), theirs["output_shape"])
+        if not _shape_agrees(ours.get("output_shape"), theirs["output_shape"], sizes)
     ]
     last = pairs[-1][1][1]["output_shape"]
-    if not _shape_agrees(model.get("output_shape"), last):
+    if not _shape_agrees(model.get("output_shape"), last, sizes):
         problems.append(f"model output_shape nnc {model.get('output_shape')} != PyTorch {last}")
     assert not problems, describe_mismatches(case, problems, CONVENTION)
 
@@ -119,7 +127,8 @@ def test_params(case):
 def test_macs(case, convention):
     """MACs per layer against FlopCounterMode; conventions change biases and
     buffers, never the multiplications, so both must agree."""
-    _, pairs = _pairs(case, convention)
+    model, pairs = _pairs(case, convention)
+    sizes = _sizes(model, case)
     problems = []
     for i, (ours, theirs) in pairs:
         kind = theirs["type"]
@@ -132,6 +141,6 @@ def test_macs(case, convention):
         else:
             assert kind in UNCOMPARED_MAC_KINDS, f"{kind} (in {case.name}) is in none of the MAC kind sets"
             continue
-        if ours.get("macs") != expected:
+        if at(ours.get("macs"), sizes) != expected:
             problems.append(f"{layer_label(i, ours)}: macs nnc {ours.get('macs')} != FlopCounterMode {expected}")
     assert not problems, describe_mismatches(case, problems, convention)

@@ -322,6 +322,19 @@ def _peak(model: ir.Model, input_values) -> tuple:
     `candidates` holds them, (layer, values) each."""
     peak, peak_layer = None, ""
     candidates: list = []  # (values, layer) not below another for every value of the sizes
+    # sample values of the sizes: where a is below b at one of them, a is not at least b for all
+    # of them, and the exact (slower) test is not needed
+    points = [dict.fromkeys(model.sizes, value) for value in (1000, 97, 13)]
+
+    def at_least(a, b) -> bool:
+        """a >= b for every value of the sizes."""
+        difference = a - b
+        if type(difference) is int:
+            return difference >= 0
+        if any(symbolic.evaluate(difference, point) < 0 for point in points):
+            return False
+        return bool(symbolic.is_positive(difference + 1))
+
     values_of = {-1: input_values}
     for node in model.layers:
         values_of[node.index] = elements(node.output_shape)
@@ -337,9 +350,9 @@ def _peak(model: ir.Model, input_values) -> tuple:
             continue
         if not candidates and peak is not None:
             candidates.append((peak, peak_layer))
-        if any(symbolic.is_positive(other - values + 1) for other, _ in candidates):
+        if any(at_least(other, values) for other, _ in candidates):
             continue  # never above one already found
-        candidates = [(other, layer) for other, layer in candidates if not symbolic.is_positive(values - other + 1)]
+        candidates = [(other, layer) for other, layer in candidates if not at_least(values, other)]
         candidates.append((values, node.name))
     if len(candidates) > 1:
         shown = ", ".join(f"{layer} {_n(values)}" for values, layer in candidates[:_SHOWN_PEAKS])

@@ -159,15 +159,17 @@ class _BatchType(click.ParamType):
     name = "N|NAME"
 
     def convert(self, value, param, ctx):
-        from . import symbolic
+        from .formula import is_sym
 
-        if isinstance(value, int) or symbolic.is_symbolic(value):
+        if isinstance(value, int) or is_sym(value):
             return value
         text = str(value).strip()
         if text.isdigit():
             if int(text) < 1:
                 self.fail("the batch size must be at least 1", param, ctx)
             return int(text)
+        from . import symbolic
+
         if symbolic.valid_name(text):
             return symbolic.symbol(text)
         self.fail(f"{value!r} is neither a batch size nor a size name", param, ctx)
@@ -372,9 +374,9 @@ def _sweep(file, options, values: dict, sweep: tuple, fmt: str, werror: bool, ou
 
 def _batch_value(batch, values: dict) -> tuple:
     """(batch, the other --set values): `--batch B --set B=8` is the batch of 8."""
-    from . import symbolic
+    from .formula import is_sym
 
-    if symbolic.is_symbolic(batch) and str(batch) in values:
+    if is_sym(batch) and str(batch) in values:
         values = dict(values)
         return values.pop(str(batch)), values
     return batch, values
@@ -386,9 +388,9 @@ def _check_sizes(file, program, values: dict, batch=None) -> None:
     if program is None:
         return
     known = {name for model in program.models for name in (*model.sizes, *model.size_values)}
-    from . import symbolic
+    from .formula import is_sym
 
-    if symbolic.is_symbolic(batch) and str(batch) in known:
+    if is_sym(batch) and str(batch) in known:
         click.echo(f"nnc: error: --batch {batch}: {batch} already names a size of {file}; name the batch otherwise "
                    "(--batch B)", err=True)
         sys.exit(2)

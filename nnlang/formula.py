@@ -7,6 +7,7 @@ formula a student reads is the one that computed the number, not a copy.
 
 from __future__ import annotations
 
+import sys
 from typing import Optional, Union
 
 _ATOM, _PRODUCT, _SUM = 3, 2, 1
@@ -27,6 +28,20 @@ def _precedence(text: str) -> int:
             if char in "*/^":
                 prec = _PRODUCT
     return prec
+
+
+def is_sym(x) -> bool:
+    """Whether x is an expression of named sizes (a nnlang.symbolic.Sym). Asked without importing
+    that module: there is no such value until it is imported, and a network of numbers never
+    imports it (start-up time)."""
+    module = sys.modules.get("nnlang.symbolic")
+    return module is not None and type(x) is module.Sym
+
+
+def is_symbolic_error(error: BaseException) -> bool:
+    """Whether `error` is nnlang.symbolic's: a named size's arithmetic that has no single answer."""
+    module = sys.modules.get("nnlang.symbolic")
+    return module is not None and isinstance(error, module.SymbolicError)
 
 
 def is_sum(text: str) -> bool:

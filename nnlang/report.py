@@ -11,9 +11,9 @@ from typing import NamedTuple, Optional, Union
 
 import attrs
 
-from . import ir, present, symbolic
+from . import ir, present
 from .choices import DTYPE_BYTES, OPTIMIZER_STATE, UNIT_STEPS, UNITS
-from .formula import is_sum
+from .formula import is_sum, is_sym
 from .layers import kind_of
 from .layers.base import fmt_shape, fmt_sizes
 from .source import Source
@@ -225,7 +225,7 @@ def fitted(count: int, units: str) -> Amount:
     the figure would round up to a whole step (999,999 B: 1.00 MB, not 1,000.00 kB); bytes below
     the first unit."""
     step, names = UNIT_STEPS[units]
-    if symbolic.is_symbolic(count):  # an expression of named sizes: in bytes
+    if is_sym(count):  # an expression of named sizes: in bytes
         return Amount(count, count, names[0], "")
     power = 0
     while power + 1 < len(names) and count >= step ** (power + 1):
@@ -331,6 +331,8 @@ def _peak(model: ir.Model, input_values) -> tuple:
         difference = a - b
         if type(difference) is int:
             return difference >= 0
+        from . import symbolic
+
         if any(symbolic.evaluate(difference, point) < 0 for point in points):
             return False
         return bool(symbolic.is_positive(difference + 1))
@@ -499,11 +501,12 @@ class ModelReport:
         """Counts of the model (its root) and of every group below it, keyed by the group."""
         found: dict = {}
         convention = self.options.convention
+        elementwise: dict = {}  # (id of the inference's Result, activation) -> elementwise_ops: equal layers once
 
         def walk(group: ir.Group) -> Counts:
             trainable = non_trainable = macs = pool_ops = bias = activation = layers = 0
             for child in group.children:
-                if isinstance(child, ir.Group):
+                if type(child) is ir.Group:
                     part = walk(child)
                     trainable += part.trainable
                     non_trainable += part.non_trainable
@@ -512,16 +515,30 @@ class ModelReport:
                     bias = plus(bias, part.bias_adds)
                     activation = plus(activation, part.activation_ops)
                     layers += part.layers
-                else:  # layer_counts(child, convention), without a Counts for each layer
-                    learned, kept = child.counts(convention)
-                    trainable += learned.value
-                    non_trainable += kept.value
-                    macs = plus(macs, child.macs.value)
-                    pool_ops = plus(pool_ops, child.pool_ops.value)
-                    adds, ops = elementwise_ops(child)
-                    bias = plus(bias, adds)
-                    activation = plus(activation, ops)
-                    layers += 1
+                    continue
+                # layer_counts(child, convention), without a Counts for each layer; None is unknown
+                learned, kept = child.counts(convention)
+                trainable += learned.value
+                non_trainable += kept.value
+                value = child.macs.value
+                if macs is not None:
+                    macs = None if value is None else macs + value
+                value = child.pool_ops.value
+                if pool_ops is not None:
+                    pool_ops = None if value is None else pool_ops + value
+                result = child.result
+                key = (id(result), child.activation) if result is not None else None
+                ops = elementwise.get(key) if key is not None else None
+                if ops is None:
+                    ops = elementwise_ops(child)
+                    if key is not None:
+                        elementwise[key] = ops
+                adds, ops = ops
+                if bias is not None:
+                    bias = None if adds is None else bias + adds
+                if activation is not None:
+                    activation = None if ops is None else activation + ops
+                layers += 1
             counts = found[group] = Counts(trainable, non_trainable, macs, pool_ops, bias, activation, layers)
             return counts
 
@@ -559,6 +576,9 @@ class ModelReport:
         root = self.model.root if group is None else group
         if root is None:
             return []
+        counts = self.totals if group is None else self.counts(group)
+        if (getattr(counts, kind) if kind in Counts._fields else counts.ops(kind)) is not None:
+            return []  # a sum with an unknown part is unknown: none is
         names = []
         for layer in root.layers():
             counts = layer_counts(layer, self.options.convention)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from .. import ir, present, symbolic
+from .. import ir, present
 from ..report import DTYPE_BYTES, Counts, MemoryLine, ModelReport, Options, Report
 
 
@@ -207,6 +207,8 @@ def expression_json(value) -> dict:
     """A count or size that is an expression of named sizes: `expr` evaluates to it in Python
     with the sizes bound (integer literals, names, parentheses, + - * // ** only), `text` is the
     form the other reports show."""
+    from .. import symbolic
+
     if not symbolic.is_symbolic(value):
         raise TypeError(f"{type(value).__name__} is not JSON serializable")
     return {"expr": symbolic.to_python(value), "text": symbolic.text(value)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..symbolic import is_symbolic, valid_name
+from ..formula import is_sym as is_symbolic
 from . import attention, conv, dense, pool, recurrent, select, shape
 from .base import (ACTIVATIONS, BOOL_WORDS, PAD_WORDS, Applied, Arg, Args, Context, LayerKind, Layout, Result, Weighted,
                    Window, fmt_shape)
@@ -111,7 +111,7 @@ def coerce(spec: Arg, value, axes: int):
             value = _named_shape(spec, value)
         if not isinstance(value, tuple) or not all(
                 v is None or (isinstance(v, int) and not isinstance(v, bool)) or is_symbolic(v)
-                or (spec.named and isinstance(v, str) and valid_name(v)) for v in value):
+                or (spec.named and isinstance(v, str) and _size_name(v)) for v in value):
             raise BadValue(f"{spec.name} must be a shape such as 28x28x3 or (28, 28, 3)"
                            + (", with sizes named like HxWx3 or T" if spec.named else "") + f", got {_show(value)}")
         for v in value:
@@ -121,10 +121,18 @@ def coerce(spec: Arg, value, axes: int):
     raise AssertionError(f"unknown argument type {kind}")
 
 
+def _size_name(word: str) -> bool:
+    from ..symbolic import valid_name
+
+    return valid_name(word)
+
+
 def _named_shape(spec: Arg, word: str) -> tuple:
     """A word written as a shape: `T` or `seq_len` (one named size), `HxW` (capitalised names
     joined by x); a word with a number among its x-parts (`hxWx3`, `Tx512x`) was meant as a
     shape, and each part must then be a number or a capitalised name."""
+    from ..symbolic import valid_name
+
     parts = word.split("x")
     if len(parts) > 1 and all(p[:1].isupper() and valid_name(p) for p in parts):
         return tuple(parts)

@@ -8,7 +8,6 @@ from typing import Callable, Optional
 
 import attrs
 
-from .. import symbolic
 from ..formula import ZERO, F, is_atom
 
 Shape = tuple  # of Optional[int]; the batch dimension is left out, channels last
@@ -445,6 +444,8 @@ def window_output(n, k, s, d, before, after, *, ceil=False) -> Optional[F]:
             if (value - 1) * s >= n + before:
                 value -= 1
         else:  # a named size: decided for all of its values, else the smaller of the two counts
+            from .. import symbolic
+
             starts_past = symbolic.is_positive((value - 1) * s - (n + before) + 1)
             if starts_past:
                 value -= 1
@@ -485,6 +486,8 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
         pads.append((before, after))
         same = same and resolve_padding("same", n, ka, sa, da) == (before, after)
         if explicit == "same" and type(n) is not int and n is not None and sa > 1:  # on a named size
+            from .. import symbolic
+
             size = F(symbolic.ceil_div(n, sa), f"ceil({F.of(n)._wrap(2)}/{sa})")  # whatever it pads
         else:
             size = window_output(n, ka, sa, da, before, after, ceil=ceil)
@@ -498,7 +501,7 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
             rounds_up = floor is None or floor.value != size.value
         eff = da * (ka - 1) + 1
         named = type(n) is not int  # a named size: what depends on its value is not checked
-        if size.value <= 0 if not named else symbolic.is_positive(size.value) is False:
+        if size.value <= 0 if not named else never_positive(size.value):
             padded = n + before + after
             ctx.error(
                 "E202",
@@ -541,6 +544,13 @@ def sliding_window(shape, k, s, d, pad, ctx: Context, *, what: str, ceil=False, 
                 if pool else "every output sees the whole input: a dense layer would do the same")
         ctx.warn("W205", f"{what}: the output collapses to {fmt_dims(known)}", None, hint)
     return tuple(dims), Window(tuple(k), tuple(s), tuple(d), tuple(pads), same, rounds_up)
+
+
+def never_positive(size) -> bool:
+    """A named size's expression that is zero or negative for every value of the sizes."""
+    from .. import symbolic
+
+    return symbolic.is_positive(size) is False
 
 
 def _merged(found: list, rank: int, what: str) -> tuple:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from .. import symbolic
 from ..formula import UNKNOWN, F, product
+from .base import never_positive
 from .base import (Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, Weighted, channels, fmt_axes,
                    fmt_dims, fmt_sizes, sliding_window)
 
@@ -255,7 +255,7 @@ class Conv2DTranspose(_Windowed):
                 size = (F(n) - 1) * s - F(2) * p + k
             if extra:
                 size = size + extra
-            if size.value <= 0 if type(size.value) is int else symbolic.is_positive(size.value) is False:
+            if size.value <= 0 if type(size.value) is int else never_positive(size.value):
                 ctx.error("E202", f"{self.name}: output size {size.text} = {size.value} along axis {axis + 1}", "pad")
                 return None
             dims.append(size)

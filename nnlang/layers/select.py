@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .. import symbolic
 from .base import Arg, Args, Context, LayerKind, Layout, Result, Shown, fmt_shape
 
 _AXIS_DOC = "the axis, counted from 0 over the shape without the batch (default: the last, the channels)"
@@ -28,7 +27,16 @@ def _axis(shape, a: Args, ctx: Context, what: str) -> Optional[int]:
 
 def _decided(x) -> Optional[bool]:
     """Whether x > 0, for every value of the named sizes (None: it depends on them)."""
+    if type(x) is int:
+        return x > 0
+    from .. import symbolic
+
     return symbolic.is_positive(x)
+
+
+def _text(x) -> str:
+    """A size as a message writes it: 12, T - 1."""
+    return str(x)
 
 
 class Slice(LayerKind):
@@ -76,11 +84,11 @@ class Slice(LayerKind):
             # only a slice that is beyond the end or empty for every value of the sizes is an error
             if _decided(size - end + 1) is False:  # end <= size
                 ctx.error("E104", f"slice: stop={stop} is beyond the end of axis {axis}, of size "
-                                  f"{symbolic.text(size)} (input {fmt_shape(shape)})", "stop")
+                                  f"{_text(size)} (input {fmt_shape(shape)})", "stop")
                 return None
             if _decided(end - start) is False:  # start < end
                 ctx.error("E104", f"slice: start={start} is not before the end of axis {axis} (size "
-                                  f"{symbolic.text(size)}): the slice would be empty", "start")
+                                  f"{_text(size)}): the slice would be empty", "start")
                 return None
             out = (end - start + step - 1) // step
         return Result(shape[:axis] + (out,) + shape[axis + 1:])
@@ -115,8 +123,8 @@ class Select(LayerKind):
             ctx.error("E104", f"select: index counts from 0, got {index}", "index")
             return None
         if size is not None and _decided(size - index) is False:  # index < size
-            ctx.error("E104", f"select: index={index} is not within axis {axis}, of size {symbolic.text(size)} "
-                              f"(positions 0 to {symbolic.text(size - 1)})", "index")
+            ctx.error("E104", f"select: index={index} is not within axis {axis}, of size {_text(size)} "
+                              f"(positions 0 to {_text(size - 1)})", "index")
             return None
         return Result(shape[:axis] + shape[axis + 1:])
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .. import symbolic
-from ..formula import F, product
+from ..formula import F, is_symbolic_error, product
 from .base import (ACTIVATIONS, Arg, Args, Context, Facts, LayerKind, Layout, Result, Shown, fmt_axes, fmt_shape,
                    fmt_sizes)
 
@@ -70,10 +69,17 @@ class Reshape(LayerKind):
         size = product(shape).value
         known = product([d for d in target if d != -1]).value
         if -1 in target:
-            try:
-                inferred = None if known == 0 else symbolic.exact_div(size, known)
-            except symbolic.SymbolicError:  # not a multiple for every value of the named sizes
-                inferred = None
+            if type(size) is int and type(known) is int:
+                inferred = None if known == 0 or size % known else size // known
+            else:
+                from .. import symbolic
+
+                try:
+                    inferred = None if known == 0 else symbolic.exact_div(size, known)
+                except ValueError as error:  # not a multiple for every value of the named sizes
+                    if not is_symbolic_error(error):
+                        raise
+                    inferred = None
             if inferred is None:
                 ctx.error("E206", f"reshape: {size} values cannot be arranged as {fmt_shape(a.target)}", "target")
                 return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
-from .. import ast, ir, symbolic
+from .. import ast, ir
+from ..formula import is_sym
 from ..diagnostics import CODES, ERROR, suggest
 from ..limits import MAX_DIAGNOSTICS, MAX_LITERAL
 
@@ -217,6 +218,8 @@ class ModelContext:
 
     def _symbolic(self, op: str, left, right, node):
         """An operator on a named size's expression (T*512, H//2), exact."""
+        from .. import symbolic
+
         try:
             if op == "+":
                 return left + right
@@ -236,7 +239,7 @@ class ModelContext:
 
     def integer(self, node, env) -> int:
         value = self.evaluate(node, env)
-        if symbolic.is_symbolic(value):
+        if is_sym(value):
             return value
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(node, ast.Name):

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple, Optional
 
-from .. import ast, ir, layers, symbolic
+from .. import ast, ir, layers
+from ..formula import is_sym, is_symbolic_error
 from ..diagnostics import suggest
 from ..layers.base import ACTIVATIONS, fmt_dims, fmt_shape
 from ..limits import MAX_CALL_DEPTH, MAX_DEPTH, MAX_LAYERS, MAX_NAME, MAX_NODES, MAX_STEPS, MAX_VALUES
@@ -221,6 +222,8 @@ class Expansion:
                     name = f"?{number}"
                 dim = name
             if isinstance(dim, str):
+                from .. import symbolic
+
                 value = self.ctx.compiler.size_values.get(dim)
                 if value is not None:  # --set gives it a value
                     self.model.size_values[dim] = dim = value
@@ -316,7 +319,9 @@ class Expansion:
 
         try:
             result = kind.infer(shape, args, layers.Context(report))
-        except symbolic.SymbolicError as error:  # a named size's formula that depends on its value
+        except ValueError as error:  # a named size's formula that depends on its value
+            if not is_symbolic_error(error):
+                raise
             report("E205", f"{kind.name}: the output depends on the named sizes in a way no single formula "
                            f"gives ({error})", None, "give the sizes values: --set NAME=VALUE")
             return None
@@ -326,7 +331,7 @@ class Expansion:
         for dim in result.shape:
             if dim is not None:
                 if type(dim) is not int:  # a named size's expression: an error only where it cannot be positive
-                    if symbolic.is_positive(dim) is False:
+                    if layers.base.never_positive(dim):
                         self.report("E202", f"{kind.name}: output size {fmt_shape(result.shape)} is zero or negative "
                                             "for every value of its sizes", stmt.span)
                         return None
@@ -520,9 +525,9 @@ class Expansion:
     def repeat(self, stmt: ast.Repeat, tensor: Tensor, scope: Scope) -> Tensor:
         ctx, group = self.ctx, scope.group
         count = self.evaluate(stmt.count, scope.env)
-        if symbolic.is_symbolic(count):
+        if is_sym(count):
             self.report("E104", f"repeat needs a number of times, not a named size ({count})", stmt.count.span,
-                        f"give the size a value: --set {sorted(symbolic.names(count))[0]}=N")
+                        f"give the size a value: --set {sorted(count.names)[0]}=N")
             raise Stop
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             self.report("E104", f"repeat needs a non-negative integer count, got {count!r}", stmt.count.span)

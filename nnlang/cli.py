@@ -344,7 +344,6 @@ def _sweep(file, options, values: dict, sweep: tuple, fmt: str, werror: bool, ou
         raise click.BadParameter(f"{clash[0]} is both set and swept", param_hint="--sweep")
     import attrs
 
-    from . import symbolic
     if fmt not in emit_sweep.FORMATS:
         raise click.BadParameter(f"--sweep writes {', '.join(emit_sweep.FORMATS)}", param_hint="--format")
     names = [name for name, _ in sweep]

@@ -8,7 +8,7 @@ formula a student reads is the one that computed the number, not a copy.
 from __future__ import annotations
 
 import sys
-from typing import Optional, Union
+from typing import Union
 
 _ATOM, _PRODUCT, _SUM = 3, 2, 1
 

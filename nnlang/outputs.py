@@ -14,7 +14,6 @@ import functools
 import os
 import stat
 import sys
-from pathlib import Path
 
 #: Text pieces are encoded and written in batches of about this many characters.
 _BATCH = 2**16
@@ -329,6 +328,8 @@ def _reason(error: OSError, *folders: str) -> str:
     reason = error.strerror or str(error)
     if error.errno not in (errno.ENOENT, errno.ENOTDIR):
         return reason
+    from pathlib import Path  # an error's path only (start-up time)
+
     for folder in folders:
         folder_path = Path(folder or ".")
         for part in [*reversed(folder_path.parents), folder_path]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-from fractions import Fraction
 from typing import Optional
 
 from lark import Lark, Token, Transformer, v_args
@@ -369,6 +368,8 @@ class _ToAst(Transformer):
         return ast.Tuple(tuple(c for c in children if c is not None), Span.of(meta))
 
     def number(self, meta, children):  # 0.1, 3, 1/3 in a list: exact
+        from fractions import Fraction  # only files with weights need it (start-up time)
+
         value, divisor = children
         exact = Fraction(value.text.replace("_", "")) if type(value) is ast.Float else value.value
         span = Span.of(meta)

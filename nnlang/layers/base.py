@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from fractions import Fraction
 from typing import Callable, Optional
 
 import attrs
@@ -347,6 +346,8 @@ def _show_numbers(value) -> str:
 
 def _exact(value):
     """A number of a list as an exact Fraction; None for anything else."""
+    from fractions import Fraction  # only files with weights need it (start-up time)
+
     if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
         return None
     return Fraction(value)

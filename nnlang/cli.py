@@ -228,6 +228,32 @@ def compile_or_exit(path: str, convention: str = "keras"):
     return _compile(path, convention)
 
 
+def fail(message: str, status: int = 2):
+    """Say what went wrong and exit with `status` (2: the command line)."""
+    click.echo(f"nnc: error: {message}", err=True)
+    raise SystemExit(status)
+
+
+def compile_models(file, convention: str, models, what: str) -> tuple:
+    """(compilation, the names of the models to work on) for a command that takes `--model NAME`
+    (repeatable; none: every model): exit 1 when FILE has errors or no model, 2 for a name it
+    does not define. `what`: the command's verb, for the message (export, trace)."""
+    compilation = compile_or_exit(file, convention)
+    if print_diagnostics(compilation, False):
+        raise SystemExit(1)
+    program = compilation.program
+    names = [m.name for m in program.models]
+    if not names:
+        fail(f"{file} defines no model to {what}", 1)
+    for name in models:
+        if program.model(name) is None:
+            from .diagnostics import suggest
+
+            hint = suggest(name, names)
+            fail(f"{file} has no model '{name}'" + (f"; {hint}" if hint else "") + f" (models: {', '.join(names)})")
+    return compilation, list(dict.fromkeys(models)) or names
+
+
 def print_diagnostics(compilation, werror: bool = False) -> bool:
     """Print every diagnostic to standard error; True when the file must fail."""
     return _print_diagnostics(compilation, werror)

@@ -22,11 +22,6 @@ TARGETS = ("pytorch", "keras")
 from ..choices import CONVENTIONS
 
 
-def _fail(message: str, status: int = 2):
-    click.echo(f"nnc: error: {message}", err=True)
-    raise SystemExit(status)
-
-
 @click.command()
 @click.argument("file", type=click.Path())
 @click.option("--to", "target", type=click.Choice(TARGETS), required=True,
@@ -41,25 +36,14 @@ def _fail(message: str, status: int = 2):
                    "itself does not depend on it.")
 def export(file, target, output, models, convention):
     """Write PyTorch or Keras code that builds the models of FILE."""
-    from ..cli import compile_or_exit, print_diagnostics, write_output
+    from ..cli import compile_models, write_output
     from ..diagnostics import render
     from ..emit.codegen import ExportError, exporter
 
-    compilation = compile_or_exit(file, convention)
-    if print_diagnostics(compilation, False):
-        raise SystemExit(1)
     # compiled once: the exporters read the counts as the target framework counts them from the
     # same program (ir.LayerNode.counts)
+    compilation, _ = compile_models(file, convention, models, "export")
     program = compilation.program
-    names = [m.name for m in program.models]
-    if not names:
-        _fail(f"{file} defines no model to export", 1)
-    for name in models:
-        if program.model(name) is None:
-            from ..diagnostics import suggest
-
-            hint = suggest(name, names)
-            _fail(f"{file} has no model '{name}'" + (f"; {hint}" if hint else "") + f" (models: {', '.join(names)})")
     emitter = exporter(target)
     try:
         result = emitter.export(program, list(dict.fromkeys(models)) or None, source_lines=compilation.source.lines,

@@ -17,11 +17,6 @@ LOSSES = ("mse", "bce", "ce")
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
 
 
-def _fail(message: str, status: int = 2):
-    click.echo(f"nnc: error: {message}", err=True)
-    raise SystemExit(status)
-
-
 @click.command()
 @click.argument("file", type=click.Path())
 @click.option("--input", "input_text", required=True, metavar="X1,X2,...",
@@ -47,36 +42,26 @@ def _fail(message: str, status: int = 2):
               help="The convention FILE's expectations (params=N) are checked under, as for `nnc FILE`.")
 def trace(file, input_text, target_text, loss, lr_text, activation, models, digits, fmt, output, convention):
     """Work a forward and a backward pass through the dense layers of FILE, with their weights."""
-    from ..cli import compile_or_exit, print_diagnostics, write_output
-    from ..diagnostics import render, suggest
+    from ..cli import compile_models, fail, write_output
+    from ..diagnostics import render
     from .. import trace as tracing
 
     try:
         x = tracing.parse_numbers(input_text)
     except ValueError as error:
-        _fail(f"--input: {error}")
+        fail(f"--input: {error}")
     try:
         target = tracing.parse_numbers(target_text)
     except ValueError as error:
-        _fail(f"--target: {error}")
+        fail(f"--target: {error}")
     lr = None
     if lr_text is not None:
         try:
             lr, = tracing.parse_numbers(lr_text)
         except ValueError as error:
-            _fail(f"--lr: {error}")
-    compilation = compile_or_exit(file, convention)
-    if print_diagnostics(compilation, False):
-        raise SystemExit(1)
+            fail(f"--lr: {error}")
+    compilation, chosen = compile_models(file, convention, models, "trace")
     program = compilation.program
-    names = [m.name for m in program.models]
-    if not names:
-        _fail(f"{file} defines no model to trace", 1)
-    for name in models:
-        if program.model(name) is None:
-            hint = suggest(name, names)
-            _fail(f"{file} has no model '{name}'" + (f"; {hint}" if hint else "") + f" (models: {', '.join(names)})")
-    chosen = list(dict.fromkeys(models)) or names
     traces = []
     for name in chosen:
         model = program.model(name)
@@ -88,7 +73,7 @@ def trace(file, input_text, target_text, loss, lr_text, activation, models, digi
         try:
             traces.append(tracing.run(name, layers, x, target, loss, lr, activation or ""))
         except ValueError as error:
-            _fail(f"model {name}: {error}")
+            fail(f"model {name}: {error}")
     if fmt == "json":
         from ..emit.trace_json import dumps
 

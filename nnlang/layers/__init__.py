@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Optional
 
 from ..formula import is_sym as is_symbolic
-from . import attention, conv, dense, pool, recurrent, select, shape
+from . import attention, conv, dense, norm, pool, recurrent, select, shape, tokens
 from .base import (ACTIVATIONS, BOOL_WORDS, PAD_WORDS, Applied, Arg, Args, Context, LayerKind, Layout, Result, Weighted,
                    Window, fmt_shape)
 
-ALL_KINDS: tuple[LayerKind, ...] = (conv.KINDS + pool.KINDS + dense.KINDS + recurrent.KINDS + attention.KINDS
-                                     + shape.KINDS + select.KINDS)
+ALL_KINDS: tuple[LayerKind, ...] = (conv.KINDS + pool.KINDS + dense.KINDS + norm.KINDS + recurrent.KINDS
+                                     + attention.KINDS + tokens.KINDS + shape.KINDS + select.KINDS)
 
 _BY_NAME: dict[str, LayerKind] = {}
 for _kind in ALL_KINDS:

@@ -310,9 +310,13 @@ def _interrupted():
 @cli.command(hidden=True)
 @click.argument("file", type=click.Path())
 @_report_options
+@click.option("--augmented", is_flag=True,
+              help="With --format equation: each dense layer with a bias as one product, [W b] [x; 1].")
 def summary(file, fmt, convention, dtype, units, batch, values, sweep, depth, explain, ops, memory, optimizer, columns,
-            ascii_only, diagram, werror, output):
+            ascii_only, diagram, werror, output, augmented=False):
     """Summary table of every model in FILE."""
+    if augmented and fmt != "equation":
+        fail("--augmented goes with --format equation")
     from .report import Column, Options
 
     try:
@@ -346,7 +350,7 @@ def summary(file, fmt, convention, dtype, units, batch, values, sweep, depth, ex
         from .emit import equation
 
         try:
-            text = equation.render(compilation.program)
+            text = equation.render(compilation.program, augmented)
         except equation.NotAChain as error:
             click.echo(f"nnc: error: {error}", err=True)
             sys.exit(1)

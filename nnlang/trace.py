@@ -264,9 +264,10 @@ def parse_numbers(text: str) -> list:
     return values
 
 
-def network(model, activation: str = "") -> list:
+def network(model, activation: str = "", values: bool = True) -> list:
     """The dense layers of a compiled model as LayerTraces (weights as Nums); TraceError for what a
-    trace cannot compute."""
+    trace cannot compute. With `values` false (the equations without numbers, `--symbolic`) a layer
+    needs no weights: its weights and bias are zeros of the layer's sizes."""
     from . import layers as kinds
 
     found = []
@@ -288,6 +289,17 @@ def network(model, activation: str = "") -> list:
             raise TraceError("E401", f"nnc trace computes dense layers on a vector: {where} gets "
                                      f"{kinds.fmt_shape(node.input_shape)}", node.span)
         args = node.args
+        if not values:
+            function = activation or node.activation or "linear"
+            if function not in ACTIVATIONS:
+                raise TraceError("E401", f"nnc trace computes {', '.join(ACTIVATIONS)}: {where} uses {function}",
+                                 node.span)
+            units, inputs = args["units"], node.input_shape[0]
+            found.append(LayerTrace(
+                node.name if not node.path else where, function, [[Num(0)] * inputs for _ in range(units)],
+                [Num(0)] * units if args.get("bias") not in (None, False) else None, [], span=node.span,
+                overridden=bool(activation)))
+            continue
         if args.get("weights") is None:
             raise TraceError("E103", f"{where} has no weights: nnc trace needs them (weights=[[...], ...], one "
                                      "row per output neuron)", node.span,

@@ -19,9 +19,9 @@ ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
 
 @click.command()
 @click.argument("file", type=click.Path())
-@click.option("--input", "input_text", required=True, metavar="X1,X2,...",
+@click.option("--input", "input_text", default=None, metavar="X1,X2,...",
               help="The input vector: 2,-1 (decimals and fractions such as 1/3 are exact).")
-@click.option("--target", "target_text", required=True, metavar="Y1,...",
+@click.option("--target", "target_text", default=None, metavar="Y1,...",
               help="The target: one value per output, or with --loss ce a class index.")
 @click.option("--loss", type=click.Choice(LOSSES), default="mse", show_default=True,
               help="mse: 1/2 * sum((a - y)^2); bce: binary cross-entropy; ce: cross-entropy -sum(y log a). "
@@ -38,13 +38,28 @@ ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
               help="text, markdown, latex (a handout of the worked solution) or json.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
+@click.option("--symbolic", is_flag=True,
+              help="Write the chain rule of every layer without numbers (no --input or --target): delta, "
+                   "dL/dW, dL/db and dL/dx with their sizes; the weights may be left out.")
 @click.option("--convention", type=click.Choice(CONVENTIONS), default="keras", show_default=True,
               help="The convention FILE's expectations (params=N) are checked under, as for `nnc FILE`.")
-def trace(file, input_text, target_text, loss, lr_text, activation, models, digits, fmt, output, convention):
+def trace(file, input_text, target_text, loss, lr_text, activation, models, digits, fmt, output, symbolic,
+          convention):
     """Work a forward and a backward pass through the dense layers of FILE, with their weights."""
     from ..cli import compile_models, fail, write_output
     from ..diagnostics import render
     from .. import trace as tracing
+
+    if symbolic:
+        given = [name for name, text in (("--input", input_text), ("--target", target_text), ("--lr", lr_text))
+                 if text is not None]
+        if given:
+            fail(f"--symbolic writes the equations without numbers: leave out {', '.join(given)}")
+        _symbolic(file, convention, models, activation, loss, fmt, output)
+        return
+    for name, text in (("--input", input_text), ("--target", target_text)):
+        if text is None:
+            fail(f"{name} is needed (or --symbolic for the equations without numbers)")
 
     try:
         x = tracing.parse_numbers(input_text)
@@ -83,3 +98,27 @@ def trace(file, input_text, target_text, loss, lr_text, activation, models, digi
 
     blocks = trace_text.document(traces, digits)
     write_output(getattr(trace_text, fmt)(blocks), output)
+
+
+def _symbolic(file, convention, models, activation, loss, fmt, output) -> None:
+    """`--symbolic`: the backpropagation equations of every chosen model, with their sizes."""
+    from ..cli import compile_models, write_output
+    from ..diagnostics import render
+    from .. import trace as tracing
+    from ..emit import trace_text
+
+    compilation, chosen = compile_models(file, convention, models, "trace")
+    networks = []
+    for name in chosen:
+        try:
+            layers = tracing.network(compilation.program.model(name), activation or "", values=False)
+        except tracing.TraceError as error:
+            click.echo(render(error.diagnostic(), compilation.source), err=True)
+            raise SystemExit(1)
+        networks.append((name, layers, loss))
+    if fmt == "json":
+        from ..emit.trace_json import dumps_symbolic
+
+        write_output(dumps_symbolic(networks), output)
+        return
+    write_output(getattr(trace_text, fmt)(trace_text.symbolic_document(networks)), output)

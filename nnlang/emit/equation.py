@@ -1,4 +1,8 @@
-"""`--format equation`: a chain network written as one formula in LaTeX, with the matrix sizes."""
+"""`--format equation`: a chain network written as one formula in LaTeX, with the matrix sizes.
+
+With `augmented` (`--augmented`) a dense layer on a vector with a bias is one multiplication,
+the bias folded in as the last column of the weights: `tanh([W b] [x; 1])`, `[W b]` of size
+outputs x (inputs + 1) times `[x; 1]` of size (inputs + 1) x 1."""
 
 from __future__ import annotations
 
@@ -47,12 +51,18 @@ def _size(d) -> str:
     return latex_escape(fmt_dim(d)).replace("*", r" \cdot ")
 
 
-def model_equation(model: ir.Model) -> str:
+def _stacked(inner: str) -> str:
+    """[inner; 1]: the input with a 1 under it (core LaTeX, no package)."""
+    return rf"\left[\begin{{array}}{{c}} {inner} \\ 1 \end{{array}}\right]"
+
+
+def model_equation(model: ir.Model, augmented: bool = False) -> str:
     if any(kind_of(n).joins_branches for n in model.layers):
         raise NotAChain(f"model '{model.name}' has branches: --format equation needs a chain of layers")
     expression = "x"
     shapes = [rf"x \in \mathbb{{R}}^{{{_dims(model.input_shape)}}}"] if model.input_shape else []
     weighted = 0
+    folds = 0
     operations = set()
     for node in model.layers:
         kind = kind_of(node)
@@ -64,6 +74,18 @@ def model_equation(model: ir.Model) -> str:
             operations.add(term.operation)
             index = latex_escape(node.label) if node.label else str(weighted)
             symbol = f"{term.symbol}_{{{index}}}"
+            if augmented and term.operation == "product" and kind.adds_bias(node.args) \
+                    and len(node.input_shape or ()) == 1 and type(node.input_shape[0]) is int:
+                inputs = node.input_shape[0]
+                named = "x" if weighted == 1 else f"a_{{{weighted - 1}}}"
+                folded = rf"\left[\, {symbol} \;\; b_{{{index}}} \,\right]"
+                expression = rf"{folded} {_stacked(expression)}"
+                shapes.append(rf"{folded} \in \mathbb{{R}}^{{{_dims((term.sizes[0], inputs + 1))}}}")
+                shapes.append(rf"{_stacked(named)} \in \mathbb{{R}}^{{{inputs + 1} \times 1}}")
+                folds += 1
+                if node.activation:
+                    expression = _apply(node.activation, expression)
+                continue
             expression = f"{symbol}{_OPERATORS[term.operation]} {expression}"
             shapes.append(rf"{symbol} \in \mathbb{{R}}^{{{_dims(term.sizes)}}}")
             if kind.adds_bias(node.args):
@@ -77,10 +99,14 @@ def model_equation(model: ir.Model) -> str:
     if shapes:
         lines += [r"\[", "  " + r",\quad ".join(shapes), r"\]"]
     notes = [_ORIENTATION[operation] for operation in _ORIENTATION if operation in operations]
+    if folds:
+        notes.append(r"$[W\; b]$ is $W$ with the bias $b$ as one more column, times the input with a 1 under it: "
+                     r"$[W\; b] \left[\begin{array}{c} x \\ 1 \end{array}\right] = W x + b$, "
+                     r"$a_{k}$ the output of the $k$-th weighted layer")
     if notes:
         lines.append(r"\noindent Sizes: " + "; ".join(notes) + ".")
     return "\n".join(lines)
 
 
-def render(program) -> str:
-    return "\n\n".join(model_equation(m) for m in program.models) + "\n"
+def render(program, augmented: bool = False) -> str:
+    return "\n\n".join(model_equation(m, augmented) for m in program.models) + "\n"

@@ -51,3 +51,30 @@ def report(trace) -> dict:
 def dumps(traces: list) -> str:
     body = report(traces[0]) if len(traces) == 1 else {"models": [report(t) for t in traces]}
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+def symbolic_report(name: str, layers: list, loss: str) -> dict:
+    """`--symbolic`: per model `model`, `loss_function` and `sections` in order (the forward pass,
+    the loss, each layer from the last, the input), each a `title` and its `equations`: `quantity`,
+    `equation` (plain text), `latex`, `size` ([rows, columns]) and, for a product, `factors` (the
+    sizes of its two factors)."""
+    from .trace_text import symbolic
+
+    sections = []
+    for title, equations in symbolic(name, layers, loss):
+        items = []
+        for equation in equations:
+            item = {"quantity": equation.quantity, "equation": equation.math.plain, "latex": equation.math.tex,
+                    "size": list(equation.size)}
+            if equation.factors:
+                item["factors"] = [list(f) for f in equation.factors]
+            items.append(item)
+        sections.append({"title": title, "equations": items})
+    return {"model": name, "loss_function": loss, "sections": sections}
+
+
+def dumps_symbolic(networks: list) -> str:
+    """[(model name, layers, loss)] as JSON: one model at the top level, several as `{"models": [...]}`."""
+    reports = [symbolic_report(*n) for n in networks]
+    body = reports[0] if len(reports) == 1 else {"models": reports}
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"

@@ -274,7 +274,7 @@ def _squeeze(lines: list) -> list:
 
 
 def latex(blocks: list) -> str:
-    lines = [r"\documentclass{article}", r"\usepackage{amsmath}", r"\usepackage[margin=2cm]{geometry}",
+    lines = [r"\documentclass[a4paper]{article}", r"\usepackage{amsmath}", r"\usepackage[margin=2cm]{geometry}",
              r"\begin{document}"]
     in_eqs = False
     for kind, content in blocks:
@@ -302,3 +302,184 @@ def latex(blocks: list) -> str:
         lines.append(r"\end{align*}")
     lines.append(r"\end{document}")
     return "\n".join(lines) + "\n"
+
+
+# --- the equations without numbers: `nnc trace FILE --symbolic` -----------------------------
+
+
+class Equation:
+    """One equation of the chain rule: what it gives (`quantity`, e.g. "delta_2"), the formula
+    (`Math`) and the size of the result with, for a product, the sizes of its factors."""
+
+    __slots__ = ("quantity", "math", "size", "factors")
+
+    def __init__(self, quantity: str, math: Math, size: tuple, factors: tuple = ()):
+        self.quantity = quantity
+        self.math = math
+        self.size = size
+        self.factors = factors
+
+    def sized(self) -> Math:
+        """The formula followed by its size: `[2x3 = (2x1)(1x3)]`."""
+        plain = _size_plain(self.size)
+        tex = _size_tex(self.size)
+        if self.factors:
+            plain += " = " + "".join(f"({_size_plain(f)})" for f in self.factors)
+            tex += " = " + "".join(rf"({_size_tex(f)})" for f in self.factors)
+        return self.math + Math(f"    [{plain}]", rf" \qquad [{tex}]")
+
+
+def _size_plain(size: tuple) -> str:
+    return "x".join(str(d) for d in size)
+
+
+def _size_tex(size: tuple) -> str:
+    return r" \times ".join(str(d) for d in size)
+
+
+def msym(name: str, index=None, transpose: bool = False) -> Math:
+    """W_2, delta_2, x^T (plain); W_{2}, \\delta_{2}, x^{\\mathsf{T}} (LaTeX)."""
+    tex_name = {"delta": r"\delta"}.get(name, name)
+    plain, tex = name, tex_name
+    if index is not None:
+        plain += f"_{index}"
+        tex += f"_{{{index}}}"
+    if transpose:
+        plain += "^T"
+        tex += r"^{\mathsf{T}}"
+    return Math(plain, tex)
+
+
+HADAMARD = Math(" * ", r" \odot ")
+
+
+def _partial(of: Math) -> Math:
+    return Math(f"dL/d{of.plain}", rf"\frac{{\partial L}}{{\partial {of.tex}}}")
+
+
+def _slope(function: str, z: Math, a: Math) -> Optional[tuple]:
+    """f'(z) of an elementwise activation: (the derivative written out, its short form in a
+    product); None for softmax."""
+    if function == "sigmoid":
+        short = a + HADAMARD + Math("(1 - ", r"(1 - ") + a + Math(")")
+        return Math("sigmoid(", r"\sigma(") + z + Math(") * (1 - sigmoid(", r") \odot (1 - \sigma(") + z \
+            + Math(")) = ", r")) = ") + short, short
+    if function == "tanh":
+        short = Math("(1 - ") + a + Math("^2)")
+        return Math("1 - tanh^2(", r"1 - \tanh^2(") + z + Math(") = 1 - ") + a + Math("^2"), short
+    if function == "relu":
+        short = Math("1[", r"\mathbf{1}[") + z + Math(" > 0]")
+        return short + Math(" (1 where z > 0, else 0)", r" \quad (1 \text{ where } z > 0 \text{, else } 0)"), short
+    if function == "linear":
+        return Math("1"), Math("1")
+    return None
+
+
+def _derivative(function: str, k: int) -> Math:
+    return Math(f"{function}'(z_{k})", rf"{FUNCTION_TEX[function]}'(z_{{{k}}})")
+
+
+def symbolic(model: str, layers: list, loss: str) -> list:
+    """The chain rule of a dense network, layer by layer: [(heading, [Equation])] for the forward
+    pass, the loss, every layer's delta and gradients (last layer first) and the input's gradient."""
+    count = len(layers)
+    sizes = [len(layers[0].weights[0])] + [len(layer.weights) for layer in layers]
+    inputs = [msym("x")] + [msym("a", k) for k in range(1, count)]
+    inputs_t = [msym("x", transpose=True)] + [msym("a", k, transpose=True) for k in range(1, count)]
+    sections = []
+    forward = []
+    for k, layer in enumerate(layers, 1):
+        m, n = sizes[k], sizes[k - 1]
+        z, a = msym("z", k), msym("a", k)
+        product = msym("W", k) + Math(" ", " ") + inputs[k - 1]
+        if layer.bias is not None:
+            product = product + Math(" + ") + msym("b", k)
+        forward.append(Equation(f"z_{k}", z + EQ + product, (m, 1), ((m, n), (n, 1))))
+        if layer.activation == "softmax":
+            formula = Math(f"softmax(z_{k}) = exp(z_{k}) / sum(exp(z_{k}))",
+                           rf"\mathrm{{softmax}}(z_{{{k}}}) = \frac{{e^{{z_{{{k}}}}}}}{{\sum_i e^{{z_{{{k},i}}}}}}")
+            forward.append(Equation(f"a_{k}", a + EQ + formula, (m, 1)))
+        else:
+            forward.append(Equation(f"a_{k}", a + EQ + apply(layer.activation, z), (m, 1)))
+    sections.append(("Forward pass", forward))
+    last = layers[-1]
+    a_out = msym("a", count)
+    logits = {"bce": "sigmoid", "ce": "softmax"}.get(loss) if last.activation == "linear" else None
+    out = msym("p") if logits else a_out
+    o = f"[{out.tex}]_i" if "_" in out.tex else f"{out.tex}_i"
+    loss_eq = {
+        "mse": Math(f"L = 1/2 * sum(({out.plain} - y)^2)", rf"L = \frac{{1}}{{2}} \sum_i ({o} - y_i)^2"),
+        "bce": Math(f"L = -sum(y log {out.plain} + (1 - y) log(1 - {out.plain}))",
+                    rf"L = -\sum_i \left(y_i \log {o} + (1 - y_i) \log(1 - {o})\right)"),
+        "ce": Math(f"L = -sum(y log {out.plain})", rf"L = -\sum_i y_i \log {o}"),
+    }[loss]
+    loss_section = []
+    if logits:
+        loss_section.append(Equation("p", msym("p") + EQ + apply(logits, msym("z", count)), (sizes[-1], 1)))
+    loss_section.append(Equation("L", loss_eq, (1, 1)))
+    sections.append(("Loss (y the target)", loss_section))
+    for k in range(count, 0, -1):
+        layer = layers[k - 1]
+        m, n = sizes[k], sizes[k - 1]
+        z, a, delta = msym("z", k), msym("a", k), msym("delta", k)
+        eqs = []
+        slope = _slope(layer.activation, z, a)
+        if slope is not None and layer.activation != "linear":
+            eqs.append(Equation(f"f'(z_{k})", _derivative(layer.activation, k) + EQ + slope[0], (m, 1)))
+        slope = slope[1] if slope is not None else None
+        if k == count:
+            grad = {"mse": Math("(") + a + Math(" - y)"),
+                    "bce": Math("(") + a + Math(" - y) / (", r" - y) \oslash (") + a + HADAMARD + Math("(1 - ")
+                    + a + Math("))"),
+                    "ce": Math("-y / ", r"-y \oslash ") + a}[loss]
+            if logits or (loss == "ce" and layer.activation == "softmax") or (
+                    loss == "bce" and layer.activation == "sigmoid"):
+                eqs.append(Equation(f"delta_{k}", delta + EQ + _partial(z) + EQ + out + Math(" - y"), (m, 1)))
+            else:
+                eqs.append(Equation(f"dL/da_{k}", _partial(a) + EQ + grad, (m, 1)))
+                if slope is None:
+                    eqs.append(Equation(f"delta_{k}", delta + EQ + _partial(z) + EQ + a + HADAMARD
+                                        + Math("(g - sum(g * ", r"(g - \textstyle\sum_i g_i [") + a
+                                        + Math("))", r"]_i)") + Math(", g = ", r",\quad g = ") + _partial(a),
+                                        (m, 1)))
+                elif layer.activation == "linear":
+                    eqs.append(Equation(f"delta_{k}", delta + EQ + _partial(a) + EQ + grad, (m, 1)))
+                else:
+                    eqs.append(Equation(f"delta_{k}", delta + EQ + _partial(a) + HADAMARD
+                                        + _derivative(layer.activation, k) + EQ + grad + HADAMARD + slope, (m, 1)))
+        else:
+            back = msym("W", k + 1, transpose=True) + Math(" ", " ") + msym("delta", k + 1)
+            eqs.append(Equation(f"dL/da_{k}", _partial(a) + EQ + back, (m, 1), ((m, sizes[k + 1]), (sizes[k + 1], 1))))
+            if slope is None:
+                eqs.append(Equation(f"delta_{k}", delta + EQ + a + HADAMARD
+                                    + Math("(g - sum(g * ", r"(g - \textstyle\sum_i g_i [") + a
+                                    + Math("))", r"]_i)") + Math(", g = ", r",\quad g = ") + back, (m, 1)))
+            elif layer.activation == "linear":
+                eqs.append(Equation(f"delta_{k}", delta + EQ + back, (m, 1), ((m, sizes[k + 1]), (sizes[k + 1], 1))))
+            else:
+                eqs.append(Equation(f"delta_{k}", delta + EQ + slope + HADAMARD + Math("(") + back + Math(")"),
+                                    (m, 1)))
+        eqs.append(Equation(f"dL/dW_{k}", _partial(msym("W", k)) + EQ + delta + Math(" ", " ") + inputs_t[k - 1],
+                            (m, n), ((m, 1), (1, n))))
+        if layer.bias is not None:
+            eqs.append(Equation(f"dL/db_{k}", _partial(msym("b", k)) + EQ + delta, (m, 1)))
+        sections.append((f"Layer {k}: {layer.name} ({layer.activation}), W_{k} is {m}x{n}", eqs))
+    first = sizes[1]
+    sections.append(("Input", [Equation("dL/dx", _partial(msym("x")) + EQ + msym("W", 1, transpose=True)
+                                        + Math(" ", " ") + msym("delta", 1), (sizes[0], 1),
+                                        ((sizes[0], first), (first, 1)))]))
+    return sections
+
+
+def symbolic_document(models: list) -> list:
+    """Blocks (as `document`) of the equations of [(model name, layers, loss)]."""
+    blocks = []
+    for name, layers, loss in models:
+        blocks.append(("title", f"Model {name}: backpropagation equations"))
+        blocks.append(("text", "* is the elementwise product, juxtaposition the matrix product, ^T the "
+                               "transpose; delta_k = dL/dz_k; a_0 = x; sizes are rows x columns."))
+        for heading, equations in symbolic(name, layers, loss):
+            blocks.append(("section", heading))
+            for equation in equations:
+                blocks.append(("eq", equation.sized()))
+    return blocks

@@ -105,7 +105,15 @@ def _extension(output) -> str:
 @click.option("--whole", is_flag=True,
               help="Draw every layer and group however large the drawing: no folding of very big networks "
                    "(Graphviz may then take minutes).")
-def diagram(file, output, models, depth, show, labels, legend, paper, dtype, rankdir, convention, werror, whole):
+@click.option("--ops", "operations", is_flag=True,
+              help="The computational graph of a dense network: a node per operation (matmul, +, activation, "
+                   "loss), the size of the matrix on every edge (docs/trace.md).")
+@click.option("--augmented", is_flag=True,
+              help="With --ops: a layer with a bias as one matmul of [W b] and [a; 1].")
+@click.option("--loss", type=click.Choice(("mse", "bce", "ce")), default="mse", show_default=True,
+              help="With --ops: the loss the graph ends with.")
+def diagram(file, output, models, depth, show, labels, legend, paper, dtype, rankdir, convention, werror, whole,
+            operations, augmented, loss):
     """Draw the models of FILE with Graphviz: one node per layer, the shapes on
     the edges, blocks and branches as labelled boxes."""
     from ..cli import compile_or_exit, print_diagnostics, write_output
@@ -130,6 +138,12 @@ def diagram(file, output, models, depth, show, labels, legend, paper, dtype, ran
 
     from ..emit import dot
 
+    if augmented and not operations:
+        _fail("--augmented draws the --ops graph: add --ops")
+    if operations:
+        _operations(compilation, chosen, extension, output, augmented, loss, rankdir.upper())
+        return
+
     options = dot.DiagramOptions(rankdir=rankdir.upper(), depth=depth, show=show, whole=whole, convention=convention,
                                  labels=labels, legend=legend, dtype=dtype)
     fmt = dot.FORMATS[extension]
@@ -146,6 +160,32 @@ def diagram(file, output, models, depth, show, labels, legend, paper, dtype, ran
     except graphviz.CalledProcessError as error:
         detail = (error.stderr or b"").decode("utf-8", "replace").strip()[:500]
         _fail(f"Graphviz's dot failed (exit {error.returncode}){': ' + detail if detail else ''}", 3)
+    write_output(data, output)
+
+
+def _operations(compilation, chosen, extension: str, output, augmented: bool, loss: str, rankdir: str) -> None:
+    """--ops: the computational graph of each chosen model (nnlang.emit.opgraph); exits 1 with a
+    located diagnostic for a model that is not a chain of dense layers on a vector."""
+    import graphviz
+
+    from .. import trace as tracing
+    from ..cli import write_output
+    from ..diagnostics import render
+    from ..emit import dot, opgraph
+
+    found = []
+    for model in chosen:
+        try:
+            found.append((model.name, tracing.network(model, values=False)))
+        except tracing.TraceError as error:
+            click.echo(render(error.diagnostic(), compilation.source), err=True)
+            sys.exit(1)
+    graph = opgraph.build(found, augmented=augmented, loss=loss, rankdir=rankdir)
+    fmt = dot.FORMATS[extension]
+    try:
+        data = graph.source if fmt is None else dot.fixed(graph.pipe(format=fmt), fmt)
+    except graphviz.ExecutableNotFound:
+        _fail(f"drawing .{extension} needs Graphviz's `dot` program, which is not on PATH; {INSTALL_HINT}")
     write_output(data, output)
 
 

@@ -70,9 +70,11 @@ REFUSALS = {
         r"the input feeds an embedding \(token ids\) and this layer",
         r"its parameters depend on a size unknown until run time",
         r"nn\.MultiheadAttention cannot express",
+        r"Keras' Normalization has no PyTorch layer",
     ],
     "keras": [
         r"Keras has no layer that slices along an axis",
+        r"Keras has no (layer scale|stochastic depth) layer",
         r"explicit pooling padding pad=\S+: Keras' max pooling pads 'valid' or 'same' only",
         r"ceil=true changes the output size here, and Keras' pooling has no ceil mode",
         r"a stride above 1 together with a dilation above 1",

@@ -75,6 +75,7 @@ REFUSALS = {
     "keras": [
         r"Keras has no layer that slices along an axis",
         r"Keras has no (layer scale|stochastic depth) layer",
+        r"Keras has no built-in layer for a learned (class token|position table)",
         r"explicit pooling padding pad=\S+: Keras' max pooling pads 'valid' or 'same' only",
         r"ceil=true changes the output size here, and Keras' pooling has no ceil mode",
         r"a stride above 1 together with a dilation above 1",

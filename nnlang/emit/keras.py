@@ -611,6 +611,23 @@ class KerasEmitter(Emitter):
                     scale=flag(a["scale"]), name=name.raw)
         return [(ctor, name)]
 
+    def _k_groupnorm(self, node, a, name):
+        return [(call(self._class(node), groups=a["groups"], name=name.raw), name)]
+
+    def _k_rmsnorm(self, node, a, name):
+        return [(call(self._class(node), name=name.raw), name)]
+
+    def _k_normalization(self, node, a, name):
+        return [(call(self._class(node), name=name.raw), name)]
+
+    def _k_layerscale(self, node, a, name):
+        raise self.unsupported(node, "Keras has no layer scale layer (only a Lambda layer or a custom layer, "
+                                     "which nnc does not write: the model would not load without its code)")
+
+    def _k_droppath(self, node, a, name):
+        raise self.unsupported(node, "Keras has no stochastic depth layer (keras.layers.Identity would leave "
+                                     "it out of training, a custom layer would not load without its code)")
+
     def _k_activation(self, node, a, name):
         return [(call(self._class(node), kind_of(node).activation_function(a), name=name.raw), name)]
 
@@ -661,6 +678,14 @@ class KerasEmitter(Emitter):
                                      "which nnc does not write: its code would not survive saving the model)")
 
     _k_select = _k_slice
+
+    def _k_class_token(self, node, a, name):
+        raise self.unsupported(node, "Keras has no built-in layer for a learned class token (keras.layers has none "
+                                     "that prepends a learned vector, and nnc writes no custom layer)")
+
+    def _k_position_embedding(self, node, a, name):
+        raise self.unsupported(node, "Keras has no built-in layer for a learned position table (keras_hub's "
+                                     "PositionEmbedding is a separate package, and nnc writes no custom layer)")
 
 
 def _tuple(shape) -> str:

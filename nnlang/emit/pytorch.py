@@ -211,6 +211,64 @@ class SelfAttention(nn.Module):
         return out
 '''
 
+#: The helpers of layer scale and stochastic depth (torch.nn has neither).
+MODULE_NAMES += ("LayerScale", "DropPath")
+HELPERS["LayerScale"] = '''
+class LayerScale(nn.Module):
+    """A learned scale per channel (the last axis), as in ConvNeXt: x * gamma, gamma
+    starting at `init`."""
+
+    def __init__(self, channels, init=1e-6):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels,), float(init)))
+
+    def forward(self, x):
+        return x * self.gamma
+'''
+HELPERS["DropPath"] = '''
+class DropPath(nn.Module):
+    """Stochastic depth: while training, each sample is zeroed with probability `rate` and
+    the others are scaled by 1/(1 - rate); the identity at inference."""
+
+    def __init__(self, rate):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x):
+        if not self.training or self.rate == 0:
+            return x
+        keep = 1 - self.rate
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+'''
+
+#: The helpers of the learned tensors added to a sequence (channels-last, (N, T, d)).
+MODULE_NAMES += ("ClassToken", "PositionEmbedding")
+HELPERS["ClassToken"] = '''
+class ClassToken(nn.Module):
+    """Prepends one learned vector of `dim` (a class token, as ViT's cls_token) to each
+    sequence: (N, T, dim) becomes (N, T + 1, dim)."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, dim))
+
+    def forward(self, x):
+        return torch.cat([self.token.expand(x.size(0), -1, -1), x], dim=1)
+'''
+HELPERS["PositionEmbedding"] = '''
+class PositionEmbedding(nn.Module):
+    """Adds a learned table of `max_len` positions x `dim` (absolute positions, as ViT's
+    pos_embed or GPT-2's wpe), its first T rows, to a sequence (N, T, dim), T <= max_len."""
+
+    def __init__(self, max_len, dim):
+        super().__init__()
+        self.table = nn.Parameter(torch.zeros(max_len, dim))
+
+    def forward(self, x):
+        return x + self.table[: x.size(1)]
+'''
+
 _MODULE_ACTIVATIONS = {
     "relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()", "linear": "nn.Identity()",
     "elu": "nn.ELU()", "selu": "nn.SELU()", "gelu": "nn.GELU()", "swish": "nn.SiLU()", "silu": "nn.SiLU()",
@@ -891,6 +949,29 @@ class PyTorchEmitter(Emitter):
                     bias=None if a["center"] or not a["scale"] else False)
         return _Spec(ctor)
 
+    def _k_groupnorm(self, node, a, layout):
+        # Keras' epsilon (PyTorch's default is 1e-5): the .nn meaning follows Keras
+        return _Spec(call(f"nn.{kind_of(node).torch_class}", a["groups"], node.input_shape[-1], eps=0.001))
+
+    def _k_rmsnorm(self, node, a, layout):
+        # Keras' RMSNormalization epsilon (PyTorch's default is the dtype's machine epsilon)
+        return _Spec(call(f"nn.{kind_of(node).torch_class}", node.input_shape[-1], eps=1e-6))
+
+    def _k_layerscale(self, node, a, layout):
+        cls = kind_of(node).torch_class
+        self.helpers.add(cls)
+        return _Spec(call(cls, node.input_shape[-1]))
+
+    def _k_droppath(self, node, a, layout):
+        cls = kind_of(node).torch_class
+        self.helpers.add(cls)
+        return _Spec(call(cls, a["rate"]))
+
+    def _k_normalization(self, node, a, layout):
+        raise self.unsupported(node, "Keras' Normalization has no PyTorch layer",
+                               "its mean and variance come from Keras' adapt() on the training data; "
+                               "PyTorch code normalizes its inputs before the model")
+
     def _activation_module(self, word: str, layout: str, rank: int) -> str:
         dim = 1 if layout == "cf" and rank >= 2 else -1
         if word == "softmax":
@@ -976,6 +1057,17 @@ class PyTorchEmitter(Emitter):
         cls = kind_of(node).torch_class
         self.helpers.add(cls)
         return _Spec(call(cls, a["axis"] % len(node.input_shape) + 1, index=a["index"] or None))
+
+    # learned tensors added to a sequence: channels-last (LayerKind.layout), (N, T, d)
+    def _k_class_token(self, node, a, layout) -> _Spec:
+        cls = kind_of(node).torch_class
+        self.helpers.add(cls)
+        return _Spec(call(cls, node.input_shape[-1]))
+
+    def _k_position_embedding(self, node, a, layout) -> _Spec:
+        cls = kind_of(node).torch_class
+        self.helpers.add(cls)
+        return _Spec(call(cls, a["max_len"], node.input_shape[-1]))
 
 
 def _flat_pads(pads) -> tuple:

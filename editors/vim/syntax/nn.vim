@@ -19,8 +19,10 @@ let s:keywords = [
 let s:kinds = [
       \ 'conv1d', 'conv2d', 'conv3d', 'depthwise2d', 'separable2d', 'conv2d_transpose', 'maxpool2d',
       \ 'avgpool2d', 'maxpool1d', 'avgpool1d', 'globalavgpool2d', 'globalmaxpool2d', 'globalavgpool1d',
-      \ 'globalmaxpool1d', 'dense', 'embedding', 'batchnorm', 'layernorm', 'rnn', 'lstm', 'gru', 'attention',
-      \ 'input', 'flatten', 'reshape', 'upsample2d', 'zeropad2d', 'dropout', 'activation', 'slice', 'select']
+      \ 'globalmaxpool1d', 'dense', 'embedding', 'batchnorm', 'layernorm', 'groupnorm', 'rmsnorm',
+      \ 'layerscale', 'droppath', 'normalization', 'rnn', 'lstm', 'gru', 'attention', 'class_token',
+      \ 'position_embedding', 'input', 'flatten', 'reshape', 'upsample2d', 'zeropad2d', 'dropout',
+      \ 'activation', 'slice', 'select']
 let s:aliases = [
       \ 'Conv1D', 'Conv1d', 'convolution1d', 'Conv2D', 'Conv2d', 'convolution2d', 'conv', 'Conv3D', 'Conv3d',
       \ 'convolution3d', 'DepthwiseConv2D', 'depthwise_conv2d', 'depthwiseconv2d', 'SeparableConv2D',
@@ -34,8 +36,12 @@ let s:aliases = [
       \ 'GlobalMaxPooling1D', 'global_max_pooling1d', 'globalmaxpooling1d', 'Dense', 'Linear', 'fc',
       \ 'linear_layer', 'Embedding', 'BatchNormalization', 'BatchNorm2d', 'BatchNorm1d',
       \ 'batch_normalization', 'batchnormalization', 'bn', 'LayerNormalization', 'LayerNorm',
-      \ 'layer_normalization', 'layernormalization', 'ln', 'SimpleRNN', 'RNN', 'simple_rnn', 'simplernn',
-      \ 'LSTM', 'GRU', 'MultiHeadAttention', 'MultiheadAttention', 'mha', 'multi_head_attention', 'Input',
+      \ 'layer_normalization', 'layernormalization', 'ln', 'GroupNormalization', 'GroupNorm',
+      \ 'group_normalization', 'groupnormalization', 'gn', 'RMSNormalization', 'RMSNorm',
+      \ 'rms_normalization', 'rmsnormalization', 'LayerScale', 'layer_scale', 'DropPath', 'stochastic_depth',
+      \ 'StochasticDepth', 'drop_path', 'Normalization', 'SimpleRNN', 'RNN', 'simple_rnn', 'simplernn',
+      \ 'LSTM', 'GRU', 'MultiHeadAttention', 'MultiheadAttention', 'mha', 'multi_head_attention',
+      \ 'ClassToken', 'cls_token', 'PositionEmbedding', 'pos_embedding', 'positional_embedding', 'Input',
       \ 'InputLayer', 'Flatten', 'Reshape', 'view', 'UpSampling2D', 'Upsample', 'upsampling2d',
       \ 'up_sampling2d', 'ZeroPadding2D', 'ZeroPad2d', 'zero_padding2d', 'zeropadding2d', 'Dropout',
       \ 'SpatialDropout2D', 'Dropout2d', 'Activation', 'ReLU', 'Softmax', 'Tanh', 'Sigmoid', 'narrow']
@@ -44,11 +50,12 @@ let s:options = [
       \ 'dilation', 'dilation_rate', 'groups', 'bias', 'use_bias', 'multiplier', 'depth_multiplier',
       \ 'output_padding', 'size', 'pool_size', 'ceil', 'ceil_mode', 'keepdims', 'units', 'out_features',
       \ 'weights', 'vocab', 'input_dim', 'num_embeddings', 'dim', 'output_dim', 'embedding_dim', 'scale',
-      \ 'center', 'hidden_size', 'return_sequences', 'bidirectional', 'reset_after', 'heads', 'num_heads',
-      \ 'n_head', 'head_dim', 'key_dim', 'head_size', 'kv_heads', 'num_kv_heads', 'num_key_value_heads',
-      \ 'out', 'causal', 'is_causal', 'use_causal_mask', 'dropout', 'shape', 'target', 'factor',
-      \ 'scale_factor', 'interpolation', 'rate', 'p', 'function', 'axis', 'start', 'stop', 'end', 'step',
-      \ 'index', 'activation']
+      \ 'center', 'num_groups', 'rate', 'drop_prob', 'p', 'hidden_size', 'return_sequences', 'bidirectional',
+      \ 'reset_after', 'heads', 'num_heads', 'n_head', 'head_dim', 'key_dim', 'head_size', 'kv_heads',
+      \ 'num_kv_heads', 'num_key_value_heads', 'out', 'causal', 'is_causal', 'use_causal_mask', 'dropout',
+      \ 'max_len', 'max_length', 'sequence_length', 'num_positions', 'n_positions',
+      \ 'max_position_embeddings', 'shape', 'target', 'factor', 'scale_factor', 'interpolation', 'function',
+      \ 'axis', 'start', 'stop', 'end', 'step', 'index', 'activation']
 let s:activations = [
       \ 'relu', 'tanh', 'sigmoid', 'softmax', 'linear', 'elu', 'selu', 'gelu', 'swish', 'silu', 'softplus',
       \ 'softsign', 'leaky_relu', 'relu6', 'hard_sigmoid', 'hard_swish', 'mish', 'exponential',

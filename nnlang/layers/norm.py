@@ -36,7 +36,18 @@ class GroupNorm(LayerKind):
         return Result(shape, trainable=F(2) * c)  # a scale (gamma) and an offset (beta) per channel
 
 
-class RMSNorm(LayerKind):
+class _ScalePerChannel(LayerKind):
+    """A kind that learns one scale per channel (the last axis) and no offset: C parameters; its
+    elementwise products are no MACs, as for a norm's scale."""
+
+    def infer(self, shape, a: Args, ctx: Context):
+        c = channels(shape, ctx, self.name)
+        if c is None:
+            return None
+        return Result(shape, trainable=F(c))
+
+
+class RMSNorm(_ScalePerChannel):
     name = "rmsnorm"
     aliases = ("RMSNormalization", "RMSNorm", "rms_normalization", "rmsnormalization")
     family = "norm"
@@ -46,14 +57,8 @@ class RMSNorm(LayerKind):
     torch_class = "RMSNorm"
     word = "RMS norm"
 
-    def infer(self, shape, a: Args, ctx: Context):
-        c = channels(shape, ctx, self.name)
-        if c is None:
-            return None
-        return Result(shape, trainable=F(c))  # a scale per channel, no offset
 
-
-class LayerScale(LayerKind):
+class LayerScale(_ScalePerChannel):
     name = "layerscale"
     aliases = ("LayerScale", "layer_scale")
     family = "norm"
@@ -61,12 +66,6 @@ class LayerScale(LayerKind):
     layout = Layout.LAST_AXIS
     torch_class = "LayerScale"
     word = "layer scale"
-
-    def infer(self, shape, a: Args, ctx: Context):
-        c = channels(shape, ctx, self.name)
-        if c is None:
-            return None
-        return Result(shape, trainable=F(c))  # elementwise products: no MACs, as for a norm's scale
 
 
 class DropPath(LayerKind):

@@ -229,22 +229,26 @@ def compile_or_exit(path: str, convention: str = "keras"):
 
 
 def fail(message: str, status: int = 2):
-    """Say what went wrong and exit with `status` (2: the command line)."""
-    click.echo(f"nnc: error: {message}", err=True)
+    """Say what went wrong (made safe for the terminal: a file name may hold anything) and exit
+    with `status` (2: the command line)."""
+    from .diagnostics import printable
+
+    click.echo(f"nnc: error: {printable(message)}", err=True)
     raise SystemExit(status)
 
 
-def compile_models(file, convention: str, models, what: str) -> tuple:
+def compile_models(file, convention: str, models, what: str, werror: bool = False, empty_status: int = 1) -> tuple:
     """(compilation, the names of the models to work on) for a command that takes `--model NAME`
-    (repeatable; none: every model): exit 1 when FILE has errors or no model, 2 for a name it
-    does not define. `what`: the command's verb, for the message (export, trace)."""
+    (repeatable; none: every model): exit 1 when FILE has errors (warnings too with `werror`),
+    `empty_status` when it has no model, 2 for a name it does not define. `what`: the command's
+    verb, for the message (export, trace, compare, draw)."""
     compilation = compile_or_exit(file, convention)
-    if print_diagnostics(compilation, False):
+    if print_diagnostics(compilation, werror):
         raise SystemExit(1)
     program = compilation.program
     names = [m.name for m in program.models]
     if not names:
-        fail(f"{file} defines no model to {what}", 1)
+        fail(f"{file} defines no model to {what}", empty_status)
     for name in models:
         if program.model(name) is None:
             from .diagnostics import suggest
@@ -420,9 +424,7 @@ def _check_sizes(file, program, values: dict, batch=None) -> None:
     from .formula import is_sym
 
     if is_sym(batch) and str(batch) in known:
-        click.echo(f"nnc: error: --batch {batch}: {batch} already names a size of {file}; name the batch otherwise "
-                   "(--batch B)", err=True)
-        sys.exit(2)
+        fail(f"--batch {batch}: {batch} already names a size of {file}; name the batch otherwise (--batch B)")
     if not values:
         return
     for name in values:
@@ -430,9 +432,8 @@ def _check_sizes(file, program, values: dict, batch=None) -> None:
             from .diagnostics import suggest
 
             hint = suggest(name, sorted(known))
-            click.echo(f"nnc: error: {file} has no named size '{name}'" + (f"; {hint}" if hint else "")
-                       + f" (sizes: {', '.join(sorted(known)) or 'none'})", err=True)
-            sys.exit(2)
+            fail(f"{file} has no named size '{name}'" + (f"; {hint}" if hint else "")
+                 + f" (sizes: {', '.join(sorted(known)) or 'none'})")
 
 
 def _warn(message: str) -> None:
@@ -470,20 +471,8 @@ def compare_command(file, left, right, fmt, convention, dtype, units, output):
     from .report import Options, compare
     from .emit import compare as emit_compare
 
-    compilation = _compile(file, convention)
-    failed = _print_diagnostics(compilation, False)
-    if failed:
-        sys.exit(1)
+    compilation, _ = compile_models(file, convention, (left, right), "compare")
     program = compilation.program
-    names = [m.name for m in program.models]
-    for name in (left, right):
-        if program.model(name) is None:
-            from .diagnostics import suggest
-
-            hint = suggest(name, names)
-            click.echo(f"nnc: error: {file} has no model '{name}'" + (f"; {hint}" if hint else "")
-                       + f" (models: {', '.join(names) or 'none'})", err=True)
-            sys.exit(2)
     options = Options(convention=convention, dtype=dtype, units=units)
     comparison = compare(program.model(left), program.model(right), options)
     if fmt == "json":

@@ -36,8 +36,9 @@ INSTALL_HINT = (
 
 
 def _fail(message: str, status: int = 2):
-    click.echo(f"nnc: error: {message}", err=True)
-    sys.exit(status)
+    from ..cli import fail
+
+    fail(message, status)
 
 
 def _show(ctx, param, value):
@@ -116,22 +117,11 @@ def diagram(file, output, models, depth, show, labels, legend, paper, dtype, ran
             operations, augmented, loss):
     """Draw the models of FILE with Graphviz: one node per layer, the shapes on
     the edges, blocks and branches as labelled boxes."""
-    from ..cli import compile_or_exit, print_diagnostics, write_output
+    from ..cli import compile_models, write_output
 
     extension = _extension(output)
-    compilation = compile_or_exit(file, convention)
-    if print_diagnostics(compilation, werror):
-        sys.exit(1)
+    compilation, _ = compile_models(file, convention, models, "draw", werror=werror, empty_status=2)
     program = compilation.program
-    names = [model.name for model in program.models]
-    if not names:
-        _fail(f"{file} defines no model to draw")
-    for name in dict.fromkeys(models):
-        if program.model(name) is None:
-            from ..diagnostics import suggest
-
-            hint = suggest(name, names)
-            _fail(f"{file} has no model '{name}'" + (f"; {hint}" if hint else "") + f" (models: {', '.join(names)})")
     chosen = _drawn_order(program, models)
 
     import graphviz

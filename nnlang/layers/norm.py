@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..choices import CONVENTIONS
 from ..formula import ZERO, F
 from .base import Arg, Args, Context, LayerKind, Layout, Result, Shown, channels
+from .shape import Dropout
 
 
 class GroupNorm(LayerKind):
@@ -68,23 +69,18 @@ class LayerScale(_ScalePerChannel):
     word = "layer scale"
 
 
-class DropPath(LayerKind):
+class DropPath(Dropout):
+    """A dropout of whole samples: its shape rule and counts are dropout's."""
+
     name = "droppath"
     aliases = ("DropPath", "stochastic_depth", "StochasticDepth", "drop_path")
-    family = "regularization"
     summary = ("stochastic depth: while training, drops a whole sample of a residual branch with probability "
                "`rate` (and scales the others by 1/(1 - rate))")
     positional = (Arg("rate", "rate", None, "probability of dropping, in [0, 1)", aliases=("drop_prob", "p"),
                       required=True),)
-    identity_at_inference = True
+    keras_class = ""
     torch_class = "DropPath"
     word = "drop path"
-
-    def describe(self, a: dict, shown: Shown) -> list:
-        return [f"drop path {a.get('rate', '?')}"]
-
-    def infer(self, shape, a: Args, ctx: Context):
-        return Result(shape)
 
 
 class Normalization(LayerKind):

@@ -167,7 +167,7 @@ class Dropout(LayerKind):
     torch_class = "Dropout"
 
     def describe(self, a: dict, shown: Shown) -> list:
-        return [f"dropout {a.get('rate', '?')}"]
+        return [f"{self.word or self.name} {a.get('rate', '?')}"]
 
     def infer(self, shape, a: Args, ctx: Context):
         return Result(shape)

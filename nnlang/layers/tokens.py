@@ -32,7 +32,7 @@ def _features(kind: str, shape, ctx: Context):
 class ClassToken(LayerKind):
     name = "class_token"
     aliases = ("ClassToken", "cls_token")
-    family = "attention"
+    family = "dense"  # learned tensors, drawn as an embedding is
     summary = "prepends one learned vector (a class token) to a sequence: T x d becomes (T + 1) x d"
     ranks = (2,)
     rank_hint = _RANK_HINT
@@ -59,7 +59,7 @@ class ClassToken(LayerKind):
 class PositionEmbedding(LayerKind):
     name = "position_embedding"
     aliases = ("PositionEmbedding", "pos_embedding", "positional_embedding")
-    family = "attention"
+    family = "dense"  # learned tensors, drawn as an embedding is
     summary = "adds a learned table of max_len positions x d (absolute positions) to a sequence of T <= max_len"
     positional = (
         Arg("max_len", "count", None, "the table's number of positions, the longest sequence it takes "
